@@ -1,0 +1,177 @@
+"""Checkpoints: one `.safetensors` file holding one or more named model parts.
+
+Tensors are stored as `<part>.<state-dict key>`; the metadata (strings only, as safetensors
+requires) holds `format`, `format_version`, `stage`, `domain`, `producer` and `parts`, a JSON
+object {part: {"kind": ..., "config": {...}}}. The mean latent w̄ of an InvertFill model is the
+tensor `<part>.soft_mean_latent.online`, stored bit-exactly like every other tensor.
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from . import __version__
+from .atomic_write import atomic_write
+from .config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig
+from .discriminator import Discriminator
+from .errors import InvertFillError
+from .generator import Generator
+from .invertfill import InvertFill
+
+FORMAT = "invertfill-studio"
+FORMAT_VERSION = 1
+PART_KINDS: dict[str, tuple[type[nn.Module], Any]] = {
+    "invertfill": (InvertFill, InvertFillConfig),
+    "generator": (Generator, GeneratorConfig),
+    "discriminator": (Discriminator, DiscriminatorConfig),
+}
+PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: its model parts (e.g. "invertfill", or "generator" + "discriminator")."""
+
+    path: Path
+    parts: dict[str, nn.Module]
+    stage: str
+    domain: str
+    format_version: int
+    producer: str
+
+    def part(self, name: str) -> nn.Module:
+        """The part called `name`, or a one-line error naming what the file holds instead."""
+        if name not in self.parts:
+            held = ", ".join(sorted(self.parts))
+            raise InvertFillError(f"{self.path.name} holds {held}, not {name}")
+        return self.parts[name]
+
+
+def _kind_of(module: nn.Module) -> str:
+    for kind, (model_class, _) in PART_KINDS.items():
+        if type(module) is model_class:
+            return kind
+    raise TypeError(f"cannot checkpoint a {type(module).__name__}")
+
+
+def save_checkpoint(path: str | os.PathLike[str], parts: dict[str, nn.Module], stage: str, domain: str = "") -> None:
+    """Write `parts` (each with a `.config`) atomically to `path` (.safetensors)."""
+    tensors: dict[str, torch.Tensor] = {}
+    described = {}
+    for name, module in parts.items():
+        described[name] = {"kind": _kind_of(module), "config": module.config.to_dict()}
+        for key, value in module.state_dict().items():
+            tensors[f"{name}.{key}"] = value.detach().cpu().contiguous()
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "stage": stage,
+        "domain": domain,
+        "producer": f"invertfill-studio {__version__}",
+        "parts": json.dumps(described),
+    }
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InvertFillError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise InvertFillError(f"checkpoint {path} is not a file")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head:
+        raise InvertFillError(f"checkpoint {path.name} is empty")
+    if head.startswith(PICKLE_SIGNATURES):
+        raise InvertFillError(
+            f"{path.name} is a PyTorch pickle file, which is never loaded because it can run code; "
+            "a StyleGAN2 generator in the rosinality layout can be imported instead"
+        )
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The metadata of an InvertFill Studio checkpoint, after checking that it is one."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as error:
+        raise InvertFillError(f"{path.name} is not a readable .safetensors file (truncated or corrupt): {error}") from None
+    if metadata.get("format") != FORMAT:
+        raise InvertFillError(f"{path.name} is a safetensors file but not an InvertFill Studio checkpoint")
+    version = int(metadata.get("format_version", "0"))
+    if version > FORMAT_VERSION:
+        raise InvertFillError(f"{path.name} has format version {version}; this InvertFill Studio reads up to {FORMAT_VERSION}")
+    return metadata
+
+
+def _build_part(path: Path, name: str, description: Any) -> nn.Module:
+    if not isinstance(description, dict) or description.get("kind") not in PART_KINDS:
+        raise InvertFillError(f"{path.name}: part {name!r} has an unknown kind")
+    model_class, config_class = PART_KINDS[description["kind"]]
+    return model_class(config_class.from_dict(description.get("config", {})))
+
+
+def _check_tensors(path: Path, name: str, expected: dict[str, torch.Tensor], found: dict[str, tuple[int, ...]]) -> None:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing or unexpected:
+        example = (missing or unexpected)[0]
+        raise InvertFillError(
+            f"{path.name}: part {name!r} does not match its configured architecture "
+            f"({len(missing)} tensors missing, {len(unexpected)} unexpected, e.g. {example!r})"
+        )
+    for key, tensor in expected.items():
+        if tuple(tensor.shape) != found[key]:
+            raise InvertFillError(
+                f"{path.name}: part {name!r} does not match its configured architecture "
+                f"({key!r} is {found[key]} in the file but {tuple(tensor.shape)} in the model)"
+            )
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
+    """Read and check a checkpoint; every problem is a one-line InvertFillError.
+
+    Models are built in float32; tensors stored in half precision are widened without loss.
+    """
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        described = json.loads(metadata["parts"])
+    except (KeyError, json.JSONDecodeError):
+        raise InvertFillError(f"{path.name}: its description of model parts is missing or damaged") from None
+    if not isinstance(described, dict) or not described:
+        raise InvertFillError(f"{path.name}: it describes no model parts")
+    parts = {name: _build_part(path, name, description) for name, description in described.items()}
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            for name, module in parts.items():
+                prefix = f"{name}."
+                keys = [k for k in f.keys() if k.startswith(prefix)]
+                _check_tensors(path, name, module.state_dict(), {k[len(prefix) :]: tuple(f.get_slice(k).get_shape()) for k in keys})
+                module.load_state_dict({k[len(prefix) :]: f.get_tensor(k) for k in keys})
+                module.to(device)
+    except InvertFillError:
+        raise
+    except Exception as error:
+        raise InvertFillError(f"{path.name} could not be read (truncated or corrupt): {error}") from None
+    return Checkpoint(
+        path=path,
+        parts=parts,
+        stage=metadata.get("stage", ""),
+        domain=metadata.get("domain", ""),
+        format_version=int(metadata["format_version"]),
+        producer=metadata.get("producer", ""),
+    )
