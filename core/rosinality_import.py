@@ -18,6 +18,7 @@ from torch import Tensor
 from .config import GeneratorConfig
 from .errors import InvertFillError
 from .generator import Generator
+from .ops import setup_filter
 
 ROSINALITY_CHANNEL_MAX = 512
 
@@ -60,6 +61,15 @@ def infer_config(state: dict[str, Tensor]) -> GeneratorConfig:
     return config
 
 
+def _check_filters(path: Path, state: dict[str, Tensor], config: GeneratorConfig) -> None:
+    """The file's fixed FIR filters (upsampling convs and RGB skips) must be the ones we build."""
+    expected = setup_filter(config.blur_kernel) * 4
+    for key, tensor in state.items():
+        if re.fullmatch(r"(convs\.\d+\.conv\.blur|to_rgbs\.\d+\.upsample)\.kernel", key):
+            if tensor.shape != expected.shape or not torch.allclose(tensor.float(), expected):
+                raise InvertFillError(f"{path.name}: {key!r} is not the [1, 3, 3, 1] filter; other blur kernels are not supported")
+
+
 def _styled_conv(prefix: str, target: str, noise_index: int) -> dict[str, str]:
     return {
         f"{prefix}.conv.weight": f"{target}.conv.weight",
@@ -98,6 +108,7 @@ def import_rosinality_generator(path: str | os.PathLike[str]) -> Generator:
     path = Path(path)
     state = _read_state(path)
     config = infer_config(state)
+    _check_filters(path, state, config)
     generator = Generator(config)
     names = key_map(config)
     missing = sorted(set(names) - set(state))

@@ -8,6 +8,7 @@ import torch
 from core.config import GeneratorConfig
 from core.errors import InvertFillError
 from core.generator import Generator
+from core.ops import setup_filter
 from core.rosinality_import import import_rosinality_generator, infer_config
 
 
@@ -26,7 +27,7 @@ def _to_rgb(state: dict, prefix: str, to_rgb, upsample: bool) -> None:
     state[f"{prefix}.conv.modulation.bias"] = to_rgb.conv.modulation.bias.clone()
     state[f"{prefix}.bias"] = to_rgb.bias.reshape(1, 3, 1, 1).clone()
     if upsample:
-        state[f"{prefix}.upsample.kernel"] = torch.ones(4, 4) * 4 / 64
+        state[f"{prefix}.upsample.kernel"] = setup_filter([1, 3, 3, 1]) * 4
 
 
 def rosinality_state(generator: Generator) -> dict:
@@ -41,7 +42,7 @@ def rosinality_state(generator: Generator) -> dict:
     _to_rgb(state, "to_rgb1", synthesis.to_rgb, upsample=False)
     for b, block in enumerate(synthesis.blocks):
         _styled_conv(state, f"convs.{2 * b}", block.conv0, f"noise_{2 * b + 1}", block.conv0.noise_const)
-        state[f"convs.{2 * b}.conv.blur.kernel"] = torch.ones(4, 4) / 16
+        state[f"convs.{2 * b}.conv.blur.kernel"] = setup_filter([1, 3, 3, 1]) * 4
         _styled_conv(state, f"convs.{2 * b + 1}", block.conv1, f"noise_{2 * b + 2}", block.conv1.noise_const)
         _to_rgb(state, f"to_rgbs.{b}", block.to_rgb, upsample=True)
     return state
@@ -140,4 +141,14 @@ def test_missing_truncated_and_incomplete_files_are_refused(tmp_path):
     del state["to_rgbs.0.bias"]
     torch.save({"g_ema": state}, path)
     with pytest.raises(InvertFillError, match="lacks 1 tensors"):
+        import_rosinality_generator(path)
+
+
+def test_a_generator_trained_with_another_blur_kernel_is_refused(tmp_path):
+    config = GeneratorConfig(resolution=32, style_dim=8, mapping_layers=2, channel_base=1024, channel_max=512)
+    state = rosinality_state(Generator(config))
+    state["convs.0.conv.blur.kernel"] = setup_filter([1, 2, 1]) * 4
+    path = tmp_path / "model.pt"
+    torch.save({"g_ema": state}, path)
+    with pytest.raises(InvertFillError, match="other blur kernels are not supported"):
         import_rosinality_generator(path)
