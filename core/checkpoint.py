@@ -175,3 +175,30 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         format_version=int(metadata["format_version"]),
         producer=metadata.get("producer", ""),
     )
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def describe_checkpoint(path: str | os.PathLike[str]) -> str:
+    """A human-readable summary: format, stage, domain, and every part's settings and size."""
+    checkpoint = load_checkpoint(path)
+    size_mb = checkpoint.path.stat().st_size / 2**20
+    lines = [
+        f"{checkpoint.path.name}: InvertFill Studio checkpoint (format {checkpoint.format_version}, {size_mb:.1f} MiB)",
+        f"stage: {checkpoint.stage or '-'}",
+        f"domain: {checkpoint.domain or '-'}",
+        f"written by: {checkpoint.producer or '-'}",
+    ]
+    for name, module in checkpoint.parts.items():
+        parameters = sum(p.numel() for p in module.parameters())
+        lines.append(f"part {name!r}: {_kind_of(module)}, {parameters / 1e6:.2f} M parameters")
+        lines.extend(f"  {key}: {value}" for key, value in _flatten(module.config.to_dict()))
+    return "\n".join(lines)

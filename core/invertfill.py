@@ -58,13 +58,19 @@ class InvertFill(nn.Module):
             tolerance=sml.tolerance,
         )
 
-    def forward(self, image_masked: Tensor, mask: Tensor, noise_mode: str = "random") -> InvertFillOutput:
+    def forward(
+        self, image_masked: Tensor, mask: Tensor, noise_mode: str = "random", mean_latent: Tensor | None = None
+    ) -> InvertFillOutput:
+        """image_masked: (N, 3, R, R), mask: (N, 1, R, R) -> InvertFillOutput.
+
+        `mean_latent` (style_dim,) replaces the stored w̄, e.g. a freshly sampled one for a variation.
+        """
         r = self.config.resolution
         assert image_masked.shape[1:] == (3, r, r) and mask.shape[1:] == (1, r, r), (tuple(image_masked.shape), tuple(mask.shape))
         known = image_masked * (1 - mask)
         x = torch.cat([known, mask.to(known.dtype)], dim=1)
         encoded = self.encoder(x)
-        mean_latent = self.soft_mean_latent.value
+        mean_latent = self.soft_mean_latent.value if mean_latent is None else mean_latent
         if self.pre_modulation is not None:
             latents = self.pre_modulation(encoded.styles, encoded.structure, mean_latent)
         else:

@@ -32,30 +32,70 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 TINY_STYLE_DIM = 16
 
 
-@pytest.fixture
-def tiny_generator_config():
-    """Factory: a StyleGAN2 config at `resolution` with 16-dim styles and at most 16 channels."""
+def make_tiny_generator_config(resolution: int = 32, **overrides):
+    """A StyleGAN2 config at `resolution` with 16-dim styles and at most 16 channels."""
     from core.config import GeneratorConfig
 
-    def make(resolution: int = 32, **overrides) -> GeneratorConfig:
-        settings = dict(resolution=resolution, style_dim=TINY_STYLE_DIM, mapping_layers=2, channel_base=4096, channel_max=16)
-        return GeneratorConfig(**{**settings, **overrides})
+    settings = dict(resolution=resolution, style_dim=TINY_STYLE_DIM, mapping_layers=2, channel_base=4096, channel_max=16)
+    return GeneratorConfig(**{**settings, **overrides})
 
-    return make
+
+def make_tiny_invertfill_config(resolution: int = 32, **overrides):
+    """A whole InvertFill config at `resolution`, small enough for CPU tests."""
+    from core.config import EncoderConfig, InvertFillConfig, RGBBranchConfig, SoftMeanLatentConfig
+
+    return InvertFillConfig(
+        generator=make_tiny_generator_config(resolution),
+        encoder=EncoderConfig(channel_base=2048, channel_max=16, fpn_channels=16, structure_channels=8),
+        rgb_branch=RGBBranchConfig(channel_base=1024, channel_max=8),
+        soft_mean_latent=SoftMeanLatentConfig(samples=32, static_samples=64),
+        **overrides,
+    )
 
 
 @pytest.fixture
-def tiny_invertfill_config(tiny_generator_config):
-    """Factory: a whole InvertFill config at `resolution`, small enough for CPU tests."""
-    from core.config import EncoderConfig, InvertFillConfig, RGBBranchConfig, SoftMeanLatentConfig
+def tiny_generator_config():
+    """Factory: see make_tiny_generator_config."""
+    return make_tiny_generator_config
 
-    def make(resolution: int = 32, **overrides) -> InvertFillConfig:
-        return InvertFillConfig(
-            generator=tiny_generator_config(resolution),
-            encoder=EncoderConfig(channel_base=2048, channel_max=16, fpn_channels=16, structure_channels=8),
-            rgb_branch=RGBBranchConfig(channel_base=1024, channel_max=8),
-            soft_mean_latent=SoftMeanLatentConfig(samples=32, static_samples=64),
-            **overrides,
-        )
 
-    return make
+@pytest.fixture
+def tiny_invertfill_config():
+    """Factory: see make_tiny_invertfill_config."""
+    return make_tiny_invertfill_config
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A random-weight 32-px InvertFill checkpoint on disk: mean latent drawn, RGB branch and noise on."""
+    from core.checkpoint import save_checkpoint
+    from core.invertfill import InvertFill
+
+    torch.manual_seed(0)
+    model = InvertFill(make_tiny_invertfill_config(32))
+    model.reset_mean_latent()
+    with torch.no_grad():
+        for p in model.rgb_branch.outputs.parameters():
+            p.normal_(0, 0.1)
+        for name, p in model.generator.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.2)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_checkpoint(path, {"invertfill": model}, stage="encoder", domain="tests")
+    return path
+
+
+@pytest.fixture
+def photo_and_mask(tmp_path):
+    """A 120×90 RGB photo-like PNG and a mask PNG with two holes; returns (image, mask) paths."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (90, 120, 3)).astype(np.uint8), (0, 0), 3)
+    mask = np.zeros((90, 120), np.uint8)
+    mask[20:40, 30:60] = 255
+    mask[60:85, 90:115] = 255
+    cv2.imwrite(str(tmp_path / "photo.png"), image)
+    cv2.imwrite(str(tmp_path / "photo_mask.png"), mask)
+    return tmp_path / "photo.png", tmp_path / "photo_mask.png"

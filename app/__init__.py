@@ -1,0 +1,1 @@
+"""Front ends: the `invertfill` command line (and, later, the Qt desktop app)."""

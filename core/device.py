@@ -1,0 +1,25 @@
+"""Choosing the compute device from a user's `auto | cpu | cuda`."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import InvertFillError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a CUDA device is a clear error."""
+    if name not in DEVICE_CHOICES:
+        raise InvertFillError(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise InvertFillError("device cuda was asked for, but this machine has no usable CUDA device; use cpu or auto")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def inference_dtype(device: torch.device) -> torch.dtype:
+    """Half precision on CUDA, fp32 on the CPU (where bf16 is slower; see benchmarks/)."""
+    return torch.float16 if device.type == "cuda" else torch.float32

@@ -1,0 +1,134 @@
+"""Strategies for images of any size (DESIGN §6, large images).
+
+A fill method works on square windows. `crop` fills one window around each connected hole
+region (with context around it, at the image's own scale when the hole is small), `resize` one
+window over the whole image, `full` only an image at the method's own size. A window that
+reaches past the image is padded by reflection and the padding counts as known; a window of
+another size than the method's is resized to it and back. Only hole pixels change.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import InvertFillError
+from .fill_methods import FillMethod, window_seed
+from .progress import Progress, ProgressCallback
+
+STRATEGIES = ("crop", "resize", "full")
+CONTEXT = 2.0
+"""A crop window's side is CONTEXT times the hole region's larger side (at least the model size)."""
+MERGE_FRACTION = 1 / 16
+"""Holes closer than this fraction of the model size (or 8 px) share one window."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A square window at (top, left) with side `side`; it may reach past the image."""
+
+    top: int
+    left: int
+    side: int
+
+
+def _centred(center: float, side: int, extent: int) -> int:
+    """Start of a `side`-long span centred on `center`, kept inside [0, extent) when it fits."""
+    start = int(round(center - side / 2))
+    if side <= extent:
+        return min(max(start, 0), extent - side)
+    return (extent - side) // 2
+
+
+def plan_windows(hole: np.ndarray, strategy: str, resolution: int | None) -> list[Window]:
+    """The windows that cover every hole pixel of `hole` (H, W) bool, largest region first."""
+    h, w = hole.shape
+    if strategy == "full":
+        if resolution is not None and (h, w) != (resolution, resolution):
+            raise InvertFillError(f"strategy full needs a {resolution}×{resolution} image; this one is {w}×{h} (use crop or resize)")
+        return [Window(0, 0, max(h, w))] if resolution is None else [Window(0, 0, resolution)]
+    if strategy == "resize":
+        side = max(h, w)
+        return [Window(_centred(h / 2, side, h), _centred(w / 2, side, w), side)]
+    if strategy != "crop":
+        raise InvertFillError(f"unknown strategy {strategy!r}; use {', '.join(STRATEGIES)}")
+    merge = max(8, int((resolution or 128) * MERGE_FRACTION))
+    grown = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (2 * merge + 1, 2 * merge + 1)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    regions = sorted(stats[1:count].tolist(), key=lambda s: -s[cv2.CC_STAT_AREA])
+    windows = []
+    for x, y, bw, bh, _ in regions:
+        x0, x1 = _undilate(x, x + bw, merge, w)
+        y0, y1 = _undilate(y, y + bh, merge, h)
+        extent = max(x1 - x0, y1 - y0)
+        side = min(max(int(np.ceil(extent * CONTEXT)), resolution or 0), max(h, w))
+        windows.append(Window(_centred((y0 + y1) / 2, side, h), _centred((x0 + x1) / 2, side, w), side))
+    return windows
+
+
+def _undilate(start: int, stop: int, merge: int, extent: int) -> tuple[int, int]:
+    """The span of a region before dilation by `merge`; sides clipped at the border stay (a superset)."""
+    return (start + merge if start > 0 else 0), (stop - merge if stop < extent else extent)
+
+
+def _cut(array: np.ndarray, window: Window, reflect: bool) -> np.ndarray:
+    """The window's pixels; the part past the image is reflected (or zero)."""
+    h, w = array.shape[:2]
+    top, left, bottom, right = window.top, window.left, window.top + window.side, window.left + window.side
+    inside = array[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)]
+    pads = (max(-top, 0), max(bottom - h, 0), max(-left, 0), max(right - w, 0))
+    if not any(pads):
+        return inside.copy()
+    border = cv2.BORDER_REFLECT_101 if reflect and min(inside.shape[:2]) > 1 else cv2.BORDER_CONSTANT
+    return cv2.copyMakeBorder(inside, *pads, border, value=0)
+
+
+def _fill_window(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Window, seed: int, variation: int, index: int) -> None:
+    """Fill one window of rgb8 (H, W, 3) in place where `hole` is set, then mark it known."""
+    patch = _cut(rgb8, window, reflect=True)
+    patch_hole = _cut(hole.astype(np.uint8), window, reflect=False)
+    size = method.resolution or window.side
+    if size != window.side:
+        shrink = cv2.INTER_AREA if window.side > size else cv2.INTER_CUBIC
+        patch = cv2.resize(patch, (size, size), interpolation=shrink)
+        patch_hole = cv2.resize(patch_hole.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) > 0
+    filled = method.fill_window(patch, patch_hole.astype(bool), window_seed(seed, variation, index), variation)
+    if size != window.side:
+        filled = cv2.resize(filled, (window.side, window.side), interpolation=cv2.INTER_CUBIC)
+    h, w = hole.shape
+    top, left = max(window.top, 0), max(window.left, 0)
+    bottom, right = min(window.top + window.side, h), min(window.left + window.side, w)
+    region = hole[top:bottom, left:right]
+    source = filled[top - window.top : bottom - window.top, left - window.left : right - window.left]
+    rgb8[top:bottom, left:right][region] = source[region]
+    region[:] = False
+
+
+def fill_rgb8(
+    method: FillMethod,
+    rgb8: np.ndarray,
+    hole: np.ndarray,
+    strategy: str = "crop",
+    seed: int = 0,
+    variation: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray | None:
+    """rgb8: (H, W, 3) uint8, hole: (H, W) bool -> a filled copy; None if cancelled.
+
+    Known pixels are copied unchanged; later windows see the fills of earlier ones.
+    """
+    assert rgb8.shape[:2] == hole.shape and rgb8.dtype == np.uint8, (rgb8.shape, hole.shape, rgb8.dtype)
+    windows = plan_windows(hole, strategy, method.resolution)
+    result, remaining = rgb8.copy(), hole.copy()
+    for index, window in enumerate(windows):
+        if cancel is not None and cancel.is_set():
+            return None
+        _fill_window(method, result, remaining, window, seed, variation, index)
+        if progress is not None:
+            progress(Progress(index + 1, len(windows), f"filled region {index + 1} of {len(windows)}"))
+    assert not remaining.any(), "the windows must cover every hole pixel"
+    return result

@@ -1,0 +1,154 @@
+"""The inpainting engine: one loaded model (or the classic fallback) that fills pictures and files.
+
+Every picture that leaves it is the composition I ⊙ (1 − M) + O ⊙ M in the input's own layout:
+known pixels (and the alpha channel) are bit-identical to the input.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .checkpoint import load_checkpoint
+from .device import inference_dtype, resolve_device
+from .errors import InvertFillError
+from .fill_methods import ClassicFill, FillMethod, ModelFill
+from .fill_strategy import fill_rgb8
+from .image_io import Picture, read_image, read_mask, write_image
+from .progress import ProgressCallback
+from .resources import default_model_path
+
+NO_MODEL = "no InvertFill model was found"
+
+
+@dataclass
+class FillResult:
+    """`pictures` holds one fill per variation; `notes` are messages for the user."""
+
+    pictures: list[Picture]
+    seed: int
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_mask(mask: np.ndarray, height: int, width: int, name: str = "the mask") -> tuple[np.ndarray, str | None]:
+    """Resize a bool mask (h, w) to (height, width) by nearest neighbour, with a note if it was needed."""
+    if mask.shape == (height, width):
+        return mask, None
+    note = f"{name} is {mask.shape[1]}×{mask.shape[0]} but the image is {width}×{height}; resized the mask"
+    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return resized.astype(bool), note
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (also through links or another spelling)."""
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+class Inpainter:
+    """Loads a checkpoint once and fills images of any size with it.
+
+    checkpoint: an InvertFill `.safetensors` file; None takes the embedded default model, and
+    without one the classic OpenCV fill (Telea), which every message then names.
+    device: "auto" | "cpu" | "cuda" (half precision on CUDA, fp32 on the CPU).
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
+        self.device = resolve_device(device)
+        path = Path(checkpoint) if checkpoint is not None else default_model_path()
+        self.checkpoint = path
+        if path is None:
+            self.method: FillMethod = ClassicFill("telea")
+            self.description = f"{self.method.description}: {NO_MODEL}"
+            return
+        loaded = load_checkpoint(path, self.device)
+        model = loaded.part("invertfill")
+        domain = f", {loaded.domain}" if loaded.domain else ""
+        description = f"InvertFill {model.config.resolution} px{domain} ({path.name}) on {self.device.type}"
+        self.method = ModelFill(model, self.device, inference_dtype(self.device), description)
+        self.description = description
+
+    @property
+    def is_classic(self) -> bool:
+        return isinstance(self.method, ClassicFill)
+
+    def fill(
+        self,
+        picture: Picture,
+        hole: np.ndarray,
+        strategy: str = "crop",
+        seed: int | None = None,
+        variations: int = 1,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> FillResult | None:
+        """Fill `hole` (H, W) bool of `picture` `variations` times; None if cancelled.
+
+        The same seed gives the same fills; without one a random seed is drawn and reported.
+        """
+        if hole.shape != (picture.height, picture.width):
+            raise InvertFillError(f"the mask is {hole.shape[1]}×{hole.shape[0]} but the image is {picture.width}×{picture.height}")
+        if variations < 1:
+            raise InvertFillError(f"variations must be at least 1, got {variations}")
+        seed = secrets.randbits(31) if seed is None else seed
+        result = FillResult([], seed, self.description)
+        if not hole.any():
+            result.notes.append("the mask is empty: nothing to fill, the output is the input")
+            result.pictures = [Picture(picture.pixels.copy()) for _ in range(variations)]
+            return result
+        if hole.all():
+            result.notes.append("the mask covers the whole image: with nothing known, the fill is invented")
+        rgb8 = picture.rgb8()
+        for variation in range(variations):
+            filled = fill_rgb8(self.method, rgb8, hole, strategy, seed, variation, progress, cancel)
+            if filled is None:
+                return None
+            result.pictures.append(picture.with_fill(filled, hole))
+        return result
+
+    def fill_file(
+        self,
+        image_path: str | os.PathLike[str],
+        mask_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str],
+        strategy: str = "crop",
+        seed: int | None = None,
+        variations: int = 1,
+        overwrite: bool = False,
+        quality: int = 95,
+        cancel: threading.Event | None = None,
+    ) -> FillResult | None:
+        """Read, fill and write; K variations go to OUT_1 … OUT_K. Notes tell what was adjusted."""
+        image_path, mask_path, output_path = Path(image_path), Path(mask_path), Path(output_path)
+        outputs = output_paths(output_path, variations)
+        for output in outputs:
+            for source in (image_path, mask_path):
+                if same_file(output, source) and not overwrite:
+                    raise InvertFillError(f"the output {output} would replace the input {source}; pass --overwrite to allow it")
+            if output.is_dir():
+                raise InvertFillError(f"the output {output} is a folder; give a file name such as {output / 'filled.png'}")
+        picture = read_image(image_path)
+        hole, note = fit_mask(read_mask(mask_path), picture.height, picture.width, mask_path.name)
+        result = self.fill(picture, hole, strategy, seed, variations, cancel=cancel)
+        if result is None:
+            return None
+        if note:
+            result.notes.insert(0, note)
+        for output, filled in zip(outputs, result.pictures):
+            result.notes.extend(n for n in write_image(output, filled, quality) if n not in result.notes)
+        return result
+
+
+def output_paths(output: Path, variations: int) -> list[Path]:
+    """OUT for one fill; OUT_1, OUT_2, … (before the extension) for several."""
+    if variations == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{k}{output.suffix}") for k in range(1, variations + 1)]

@@ -1,0 +1,112 @@
+"""Window planning and filling for images of any size: coverage, hard constraint, cancel."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from core.errors import InvertFillError
+from core.fill_methods import ClassicFill, window_seed
+from core.fill_strategy import fill_rgb8, plan_windows
+
+
+class PaintRed:
+    """A fill method at a fixed size that paints the hole red and records its calls."""
+
+    description = "red"
+
+    def __init__(self, resolution: int | None) -> None:
+        self.resolution = resolution
+        self.calls: list[tuple[tuple[int, ...], int]] = []
+
+    def fill_window(self, rgb8, hole, seed, variation):
+        if self.resolution is not None:
+            assert rgb8.shape == (self.resolution, self.resolution, 3) and hole.shape == rgb8.shape[:2]
+        self.calls.append((rgb8.shape, seed))
+        out = rgb8.copy()
+        out[hole] = (255, 0, 0)
+        return out
+
+
+def random_holes(rng, h: int, w: int) -> np.ndarray:
+    hole = np.zeros((h, w), bool)
+    for _ in range(rng.integers(1, 5)):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        hole[y : y + rng.integers(1, h), x : x + rng.integers(1, w)] = True
+    return hole
+
+
+def test_windows_cover_every_hole_pixel_for_random_masks():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = rng.integers(8, 300, 2)
+        hole = random_holes(rng, h, w)
+        for resolution in (None, 32, 256):
+            for strategy in ("crop", "resize"):
+                covered = np.zeros_like(hole)
+                for win in plan_windows(hole, strategy, resolution):
+                    assert win.side >= 1
+                    covered[max(win.top, 0) : win.top + win.side, max(win.left, 0) : win.left + win.side] = True
+                assert covered[hole].all(), (h, w, resolution, strategy)
+
+
+def test_crop_windows_hold_small_holes_at_model_scale_and_separate_far_apart_holes():
+    hole = np.zeros((600, 800), bool)
+    hole[100:120, 100:140] = True
+    hole[500:520, 700:730] = True
+    windows = plan_windows(hole, "crop", 256)
+    assert len(windows) == 2 and all(w.side == 256 for w in windows)
+    assert all(0 <= w.top <= 600 - 256 and 0 <= w.left <= 800 - 256 for w in windows)
+
+
+def test_resize_uses_one_square_window_over_the_whole_image():
+    hole = np.zeros((300, 500), bool)
+    hole[10, 10] = True
+    assert [(w.top, w.left, w.side) for w in plan_windows(hole, "resize", 64)] == [(-100, 0, 500)]
+
+
+def test_full_strategy_needs_the_model_size():
+    with pytest.raises(InvertFillError, match="needs a 64×64 image; this one is 80×64"):
+        plan_windows(np.ones((64, 80), bool), "full", 64)
+    assert len(plan_windows(np.ones((64, 64), bool), "full", 64)) == 1
+
+
+@pytest.mark.parametrize("strategy", ["crop", "resize"])
+@pytest.mark.parametrize("resolution", [None, 32])
+def test_only_hole_pixels_change_at_full_resolution(strategy, resolution):
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (150, 210, 3)).astype(np.uint8)
+    hole = random_holes(rng, 150, 210)
+    out = fill_rgb8(PaintRed(resolution), rgb, hole, strategy)
+    assert out.shape == rgb.shape
+    assert np.array_equal(out[~hole], rgb[~hole])
+    red = (out[hole] == (255, 0, 0)).all(axis=1).mean()
+    assert red > (0.99 if resolution is None else 0.5)
+
+
+def test_window_seeds_depend_on_seed_variation_and_window():
+    seeds = {window_seed(s, v, w) for s in (0, 1) for v in (0, 1) for w in (0, 1)}
+    assert len(seeds) == 8 and window_seed(5, 1, 2) == window_seed(5, 1, 2)
+
+
+def test_cancel_stops_before_the_next_window():
+    hole = np.zeros((600, 800), bool)
+    hole[100:120, 100:140] = hole[500:520, 700:730] = True
+    cancel = threading.Event()
+    method = PaintRed(64)
+
+    def cancel_after_first(progress):
+        cancel.set()
+
+    assert fill_rgb8(method, np.zeros((600, 800, 3), np.uint8), hole, "crop", progress=cancel_after_first, cancel=cancel) is None
+    assert len(method.calls) == 1
+
+
+def test_classic_fill_interpolates_from_the_surroundings():
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[:, :20] = (0, 0, 200)
+    rgb[:, 20:] = (0, 0, 100)
+    hole = np.zeros((40, 40), bool)
+    hole[15:25, 5:15] = True
+    out = fill_rgb8(ClassicFill("telea"), rgb, hole)
+    assert np.abs(out[hole].astype(int) - (0, 0, 200)).max() <= 10

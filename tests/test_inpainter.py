@@ -1,0 +1,174 @@
+"""The engine with a tiny checkpoint: hard constraint, modes, seeds, variations, fallback, batch."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from core import resources
+from core.batch import pair_images_with_masks, run_batch
+from core.errors import InvertFillError
+from core.image_io import Picture, read_image, write_image
+from core.inpainter import Inpainter, fit_mask
+
+
+@pytest.fixture(scope="module")
+def inpainter(tiny_checkpoint) -> Inpainter:
+    return Inpainter(tiny_checkpoint, device="cpu")
+
+
+def hole_of(h: int, w: int) -> np.ndarray:
+    hole = np.zeros((h, w), bool)
+    hole[h // 4 : h // 2, w // 3 : 2 * w // 3] = True
+    return hole
+
+
+@pytest.mark.parametrize("channels, dtype", [(3, np.uint8), (4, np.uint8), (1, np.uint8), (3, np.uint16), (4, np.uint16)])
+@pytest.mark.parametrize("strategy", ["crop", "resize"])
+def test_fill_keeps_size_mode_and_known_pixels_and_changes_the_hole(inpainter, channels, dtype, strategy):
+    rng = np.random.default_rng(0)
+    picture = Picture(rng.integers(0, np.iinfo(dtype).max, (70, 100, channels), endpoint=True).astype(dtype))
+    hole = hole_of(70, 100)
+    (filled,) = inpainter.fill(picture, hole, strategy, seed=1).pictures
+    assert filled.pixels.shape == picture.pixels.shape and filled.pixels.dtype == dtype
+    assert np.array_equal(filled.pixels[~hole], picture.pixels[~hole])
+    if channels == 4:
+        assert np.array_equal(filled.pixels[..., 3], picture.pixels[..., 3])
+    assert not np.array_equal(filled.pixels[hole, :3], picture.pixels[hole, :3])
+
+
+def test_full_strategy_at_model_size(inpainter):
+    picture = Picture(np.full((32, 32, 3), 90, np.uint8))
+    (filled,) = inpainter.fill(picture, hole_of(32, 32), "full", seed=0).pictures
+    assert np.array_equal(filled.pixels[~hole_of(32, 32)], picture.pixels[~hole_of(32, 32)])
+
+
+def test_same_seed_same_fill_and_variations_differ(inpainter):
+    picture = Picture(np.random.default_rng(2).integers(0, 256, (48, 64, 3)).astype(np.uint8))
+    hole = hole_of(48, 64)
+    first = inpainter.fill(picture, hole, seed=7, variations=3)
+    again = inpainter.fill(picture, hole, seed=7, variations=3)
+    assert first.seed == 7 and len(first.pictures) == 3
+    for a, b in zip(first.pictures, again.pictures):
+        assert np.array_equal(a.pixels, b.pixels)
+    fills = [p.pixels[hole] for p in first.pictures]
+    assert not np.array_equal(fills[0], fills[1]) and not np.array_equal(fills[1], fills[2]) and not np.array_equal(fills[0], fills[2])
+    other = inpainter.fill(picture, hole, seed=8).pictures[0]
+    assert not np.array_equal(other.pixels[hole], fills[0])
+
+
+def test_random_seed_is_drawn_and_reported(inpainter):
+    picture = Picture(np.zeros((32, 32, 3), np.uint8))
+    result = inpainter.fill(picture, hole_of(32, 32))
+    again = inpainter.fill(picture, hole_of(32, 32), seed=result.seed)
+    assert np.array_equal(result.pictures[0].pixels, again.pictures[0].pixels)
+
+
+def test_empty_mask_returns_the_input_with_a_note(inpainter):
+    picture = Picture(np.random.default_rng(3).integers(0, 256, (20, 30, 3)).astype(np.uint8))
+    result = inpainter.fill(picture, np.zeros((20, 30), bool))
+    assert np.array_equal(result.pictures[0].pixels, picture.pixels)
+    assert any("empty" in n for n in result.notes)
+
+
+def test_full_mask_is_filled_with_a_note(inpainter):
+    picture = Picture(np.zeros((40, 40, 3), np.uint8))
+    result = inpainter.fill(picture, np.ones((40, 40), bool), seed=0)
+    assert any("whole image" in n for n in result.notes)
+    assert result.pictures[0].pixels.std() > 0
+
+
+def test_mask_of_another_size_is_resized_by_nearest_neighbour_with_a_note():
+    mask = np.zeros((10, 20), bool)
+    mask[:, 10:] = True
+    fitted, note = fit_mask(mask, 40, 80, "m.png")
+    assert fitted.shape == (40, 80) and fitted[:, 40:].all() and not fitted[:, :40].any()
+    assert note == "m.png is 20×10 but the image is 80×40; resized the mask"
+    assert fit_mask(mask, 10, 20) == (mask, None)
+
+
+def test_without_any_model_the_classic_fill_is_used_and_named(monkeypatch):
+    monkeypatch.setattr("core.inpainter.default_model_path", lambda: None)
+    inpainter = Inpainter(device="cpu")
+    assert inpainter.is_classic
+    picture = Picture(np.full((30, 30, 3), 120, np.uint8))
+    result = inpainter.fill(picture, hole_of(30, 30))
+    assert "classic OpenCV fill (Telea)" in result.method and "no InvertFill model" in result.method
+    assert np.abs(result.pictures[0].pixels.astype(int) - 120).max() <= 3
+
+
+def test_the_embedded_default_model_is_picked_up(monkeypatch, tiny_checkpoint):
+    monkeypatch.setattr(resources, "resource_path", lambda *parts: tiny_checkpoint)
+    inpainter = Inpainter(device="cpu")
+    assert not inpainter.is_classic and inpainter.checkpoint == tiny_checkpoint
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(InvertFillError, match="truncated or corrupt"):
+        Inpainter(bad, device="cpu")
+
+
+def test_cuda_without_cuda_is_a_clear_error(tiny_checkpoint, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(InvertFillError, match="no usable CUDA device"):
+        Inpainter(tiny_checkpoint, device="cuda")
+
+
+def test_fill_file_refuses_to_replace_its_input_unless_asked(inpainter, photo_and_mask):
+    image, mask = photo_and_mask
+    before = image.read_bytes()
+    with pytest.raises(InvertFillError, match="would replace the input"):
+        inpainter.fill_file(image, mask, image)
+    assert image.read_bytes() == before
+    inpainter.fill_file(image, mask, image, seed=0, overwrite=True)
+    assert image.read_bytes() != before
+
+
+def test_fill_file_writes_variations_beside_the_output_name(inpainter, photo_and_mask, tmp_path):
+    image, mask = photo_and_mask
+    result = inpainter.fill_file(image, mask, tmp_path / "out" / "filled.png", seed=0, variations=2)
+    assert len(result.pictures) == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["filled_1.png", "filled_2.png"]
+
+
+def test_batch_pairs_by_name_fills_and_reports_skipped_files(inpainter, tmp_path):
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.jpg", "c.png", "broken.png"):
+        write_image(images / name, Picture(rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)))
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    mask = Picture(np.where(hole_of(40, 50)[..., None], 255, 0).astype(np.uint8))
+    write_image(masks / "a.png", mask)
+    write_image(masks / "b_mask.png", mask)
+    write_image(masks / "broken.png", mask)
+    jobs, unpaired = pair_images_with_masks(images, out, mask_dir=masks)
+    assert [j.image.name for j in jobs] == ["a.png", "b.jpg", "broken.png"]
+    assert [(p.name, "no mask" in why) for p, why in unpaired] == [("c.png", True)]
+    seen = []
+    report = run_batch(inpainter, jobs, seed=0, progress=lambda p: seen.append((p.done, p.total)))
+    assert sorted(p.name for p in report.filled) == ["a.png", "b.jpg"]
+    assert [(p.name, "truncated" in why) for p, why in report.skipped] == [("broken.png", True)]
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert read_image(out / "a.png").pixels.shape == (40, 50, 3)
+
+
+def test_batch_with_masks_beside_images_and_one_shared_mask(inpainter, tmp_path):
+    folder = tmp_path / "photos"
+    write_image(folder / "x.png", Picture(np.zeros((20, 20, 3), np.uint8)))
+    write_image(folder / "x_mask.png", Picture(np.full((20, 20, 1), 255, np.uint8)))
+    jobs, unpaired = pair_images_with_masks(folder, tmp_path / "o")
+    assert [(j.image.name, j.mask.name) for j in jobs] == [("x.png", "x_mask.png")] and unpaired == []
+    jobs, _ = pair_images_with_masks(folder, tmp_path / "o", mask_file=folder / "x_mask.png")
+    assert [j.image.name for j in jobs] == ["x.png", "x_mask.png"]
+
+
+def test_batch_cancel_stops_between_files(inpainter, tmp_path):
+    for name in ("1.png", "2.png", "3.png"):
+        write_image(tmp_path / "in" / name, Picture(np.zeros((20, 20, 3), np.uint8)))
+        write_image(tmp_path / "in" / name.replace(".png", "_mask.png"), Picture(np.full((20, 20, 1), 255, np.uint8)))
+    jobs, _ = pair_images_with_masks(tmp_path / "in", tmp_path / "out")
+    cancel = threading.Event()
+    report = run_batch(inpainter, jobs, progress=lambda p: cancel.set(), cancel=cancel)
+    assert report.cancelled and len(report.filled) == 1
