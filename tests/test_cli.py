@@ -1,0 +1,221 @@
+"""The `invertfill` command line: every bad input is one line on stderr, a non-zero exit, no file."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli import main
+from core.image_io import Picture, read_image, write_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("invertfill: error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def model_args(tiny_checkpoint) -> list[str]:
+    return ["--model", str(tiny_checkpoint), "--device", "cpu", "--seed", "0"]
+
+
+def test_fill_writes_the_output_and_keeps_known_pixels(capsys, photo_and_mask, model_args, tmp_path):
+    image, mask = photo_and_mask
+    code, out, err = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png", *model_args)
+    assert code == 0 and err == ""
+    assert "wrote" in out and "InvertFill 32 px" in out and "seed 0" in out
+    original, filled = read_image(image).pixels, read_image(tmp_path / "out.png").pixels
+    hole = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE) > 127
+    assert filled.shape == original.shape
+    assert np.array_equal(filled[~hole], original[~hole]) and not np.array_equal(filled[hole], original[hole])
+
+
+def test_the_classic_fallback_is_named_in_the_output(capsys, photo_and_mask, tmp_path, monkeypatch):
+    monkeypatch.setattr("core.inpainter.default_model_path", lambda: None)
+    image, mask = photo_and_mask
+    code, out, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png")
+    assert code == 0 and "classic OpenCV fill (Telea): no InvertFill model was found" in out
+
+
+def _bad_inputs(tmp_path: Path, image: Path) -> dict:
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello, I am not a picture\n")
+    jpeg = tmp_path / "whole.jpg"
+    write_image(jpeg, Picture(np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)))
+    (tmp_path / "cut.jpg").write_bytes(jpeg.read_bytes()[:800])
+    (tmp_path / "cut.png").write_bytes(image.read_bytes()[:500])
+    (tmp_path / "folder.png").mkdir()
+    return {
+        "missing": (tmp_path / "absent.png", "does not exist"),
+        "folder": (tmp_path / "folder.png", "is a folder"),
+        "zero bytes": (tmp_path / "empty.png", "empty file"),
+        "truncated jpeg": (tmp_path / "cut.jpg", "truncated or corrupt"),
+        "truncated png": (tmp_path / "cut.png", "truncated or corrupt"),
+        "text named png": (tmp_path / "text.png", "not a PNG, JPEG, WebP, BMP or TIFF image"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "zero bytes", "truncated jpeg", "truncated png", "text named png"])
+@pytest.mark.parametrize("role", ["image", "mask"])
+def test_bad_image_or_mask_files(capsys, photo_and_mask, model_args, tmp_path, case, role):
+    image, mask = photo_and_mask
+    bad, message = _bad_inputs(tmp_path, image)[case]
+    files = [bad, mask] if role == "image" else [image, bad]
+    out_path = tmp_path / "out.png"
+    code, _, err = run(capsys, "fill", *files, "-o", out_path, *model_args)
+    assert_one_line_error(code, err, message, f"error: {role} ")
+    assert not out_path.exists()
+
+
+def test_a_mask_of_another_size_is_resized_with_a_warning(capsys, photo_and_mask, model_args, tmp_path):
+    image, _ = photo_and_mask
+    small = tmp_path / "small_mask.png"
+    write_image(small, Picture(np.full((9, 12, 1), 255, np.uint8)))
+    code, out, err = run(capsys, "fill", image, small, "-o", tmp_path / "out.png", *model_args)
+    assert code == 0 and "note: small_mask.png is 12×9 but the image is 120×90; resized the mask" in err
+    assert read_image(tmp_path / "out.png").pixels.shape == (90, 120, 3)
+
+
+def test_an_empty_mask_gives_the_input_back_with_a_note(capsys, photo_and_mask, model_args, tmp_path):
+    image, _ = photo_and_mask
+    blank = tmp_path / "blank.png"
+    write_image(blank, Picture(np.zeros((90, 120, 1), np.uint8)))
+    code, _, err = run(capsys, "fill", image, blank, "-o", tmp_path / "out.png", *model_args)
+    assert code == 0 and "mask is empty" in err
+    assert np.array_equal(read_image(tmp_path / "out.png").pixels, read_image(image).pixels)
+
+
+def test_a_full_mask_is_filled(capsys, photo_and_mask, model_args, tmp_path):
+    image, _ = photo_and_mask
+    full = tmp_path / "full.png"
+    write_image(full, Picture(np.full((90, 120, 1), 255, np.uint8)))
+    code, _, err = run(capsys, "fill", image, full, "-o", tmp_path / "out.png", *model_args)
+    assert code == 0 and "whole image" in err and (tmp_path / "out.png").is_file()
+
+
+def test_output_folders_are_created_and_an_unwritable_output_is_refused(capsys, photo_and_mask, model_args, tmp_path):
+    image, mask = photo_and_mask
+    code, _, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "new" / "dir" / "out.png", *model_args)
+    assert code == 0 and (tmp_path / "new" / "dir" / "out.png").is_file()
+    (tmp_path / "plain_file").write_text("x")
+    code, _, err = run(capsys, "fill", image, mask, "-o", tmp_path / "plain_file" / "out.png", *model_args)
+    assert_one_line_error(code, err, "cannot write")
+
+
+def test_output_equal_to_the_input_is_refused_unless_overwrite(capsys, photo_and_mask, model_args):
+    image, mask = photo_and_mask
+    before = image.read_bytes()
+    code, _, err = run(capsys, "fill", image, mask, "-o", image, *model_args)
+    assert_one_line_error(code, err, "would replace the input", "--overwrite")
+    assert image.read_bytes() == before
+    code, _, _ = run(capsys, "fill", image, mask, "-o", image, "--overwrite", *model_args)
+    assert code == 0 and image.read_bytes() != before
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(capsys, photo_and_mask, tmp_path):
+    image, mask = photo_and_mask
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(os.urandom(300))
+    pickle_file = tmp_path / "generator.pt"
+    import torch
+
+    torch.save({"g_ema": {"w": torch.zeros(2)}}, pickle_file)
+    for checkpoint, message in [(corrupt, "truncated or corrupt"), (pickle_file, "pickle")]:
+        code, _, err = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png", "--model", checkpoint)
+        assert_one_line_error(code, err, message)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_cuda_without_cuda_is_refused(capsys, photo_and_mask, tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    image, mask = photo_and_mask
+    code, _, err = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png", "--model", tiny_checkpoint, "--device", "cuda")
+    assert_one_line_error(code, err, "no usable CUDA device")
+
+
+def test_variations_write_k_files(capsys, photo_and_mask, model_args, tmp_path):
+    image, mask = photo_and_mask
+    code, out, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "v.png", "--variations", "3", *model_args)
+    assert code == 0 and out.count("wrote") == 3
+    fills = [read_image(tmp_path / f"v_{k}.png").pixels for k in (1, 2, 3)]
+    assert not np.array_equal(fills[0], fills[1]) and not np.array_equal(fills[1], fills[2])
+
+
+def test_batch_summarizes_filled_and_skipped(capsys, tmp_path, model_args):
+    images = tmp_path / "in"
+    for name in ("a.png", "b.png"):
+        write_image(images / name, Picture(np.zeros((30, 40, 3), np.uint8)))
+    write_image(images / "a_mask.png", Picture(np.full((30, 40, 1), 255, np.uint8)))
+    code, out, err = run(capsys, "batch", images, "-o", tmp_path / "out", "--progress", "json", *model_args)
+    assert code == 1
+    assert "filled 1, skipped 1" in out and "skipped b.png: no mask named b_mask.*" in out
+    assert '"done": 1, "total": 1' in out
+    assert (tmp_path / "out" / "a.png").is_file() and not (tmp_path / "out" / "b.png").exists()
+
+
+def test_batch_on_a_missing_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "batch", tmp_path / "nowhere", "-o", tmp_path / "out")
+    assert_one_line_error(code, err, "does not exist")
+
+
+def test_info_describes_a_checkpoint(capsys, tiny_checkpoint):
+    code, out, _ = run(capsys, "info", tiny_checkpoint)
+    assert code == 0
+    assert "stage: encoder" in out and "domain: tests" in out and "generator.resolution: 32" in out and "latent_space: fw+" in out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fill", "--help"], ["batch", "--help"], ["info", "--help"], ["--version"]])
+def test_help_and_version(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "invertfill" in capsys.readouterr().out
+
+
+def test_the_installed_entry_point_reports_errors_without_a_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "fill", tmp_path / "no.png", tmp_path / "no_mask.png", "-o", tmp_path / "o.png"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_8000_by_8000_image_is_filled_with_bounded_memory(tmp_path, tiny_checkpoint):
+    y = np.linspace(0, 255, 8000, dtype=np.float32)
+    image = np.empty((8000, 8000, 3), np.uint8)
+    image[..., 0], image[..., 1], image[..., 2] = y[:, None], y[None, :], 128
+    cv2.imwrite(str(tmp_path / "big.png"), image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    mask = np.zeros((8000, 8000), np.uint8)
+    mask[1000:1200, 2000:2300] = mask[6000:6100, 7000:7900] = 255
+    cv2.imwrite(str(tmp_path / "big_mask.png"), mask)
+    del image
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "fill", tmp_path / "big.png", tmp_path / "big_mask.png", "-o", tmp_path / "out.png",
+         "--model", tiny_checkpoint, "--device", "cpu"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, process.stderr.read().decode()
+    peak_bytes = usage.ru_maxrss * 1024
+    assert peak_bytes < 1.5 * 2**30, f"peak memory {peak_bytes / 2**20:.0f} MiB"
+    filled = cv2.imread(str(tmp_path / "out.png"))
+    assert filled.shape == (8000, 8000, 3)
+    known = mask == 0
+    assert np.array_equal(filled[known][::997], cv2.imread(str(tmp_path / "big.png"))[known][::997])
