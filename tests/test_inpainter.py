@@ -8,6 +8,7 @@ import pytest
 from core import resources
 from core.batch import pair_images_with_masks, run_batch
 from core.errors import InvertFillError
+from core.fill_methods import ModelFill
 from core.image_io import Picture, read_image, write_image
 from core.inpainter import Inpainter, fit_mask
 
@@ -172,3 +173,19 @@ def test_batch_cancel_stops_between_files(inpainter, tmp_path):
     cancel = threading.Event()
     report = run_batch(inpainter, jobs, progress=lambda p: cancel.set(), cancel=cancel)
     assert report.cancelled and len(report.filled) == 1
+
+
+@pytest.mark.cuda
+def test_cuda_fill_runs_in_half_precision_and_keeps_known_pixels(tiny_checkpoint):
+    import torch
+
+    inpainter = Inpainter(tiny_checkpoint, device="cuda")
+    assert inpainter.method.dtype == torch.float16
+    picture = Picture(np.random.default_rng(5).integers(0, 256, (70, 90, 3)).astype(np.uint8))
+    hole = hole_of(70, 90)
+    (filled,) = inpainter.fill(picture, hole, seed=0).pictures
+    assert np.array_equal(filled.pixels[~hole], picture.pixels[~hole])
+    full = Inpainter(tiny_checkpoint, device="cuda")
+    full.method = ModelFill(full.method.model.float(), full.device, torch.float32, "fp32")
+    reference = full.fill(picture, hole, seed=0).pictures[0]
+    assert np.abs(filled.pixels[hole].astype(int) - reference.pixels[hole]).mean() < 3
