@@ -55,6 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--progress", choices=["bar", "json"], default="bar", help="progress as a bar or JSON lines")
     _add_engine_options(batch)
 
+    gan = commands.add_parser(
+        "train-gan",
+        help="stage 1: train a StyleGAN2 generator on a folder of images",
+        description="Train StyleGAN2 (stage 1) on every image under --data. Settings come from --config "
+        "(JSON of training.config.GanTrainConfig, or a run's config.json), then the flags. "
+        "Ctrl-C saves a checkpoint and the resume state before exiting. Runs data-parallel under torchrun.",
+    )
+    gan.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
+    gan.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, logs, samples, checkpoints")
+    gan.add_argument("--res", type=int, metavar="R", help="resolution (power of two, 32-1024; default 256)")
+    gan.add_argument("--config", metavar="FILE", help="JSON settings; flags override them")
+    gan.add_argument("--batch", type=int, metavar="N", help="global batch size (default 16)")
+    gan.add_argument("--kimg", type=float, metavar="N", help="train on N thousand images in all (default 1000)")
+    gan.add_argument("--channel-base", type=int, metavar="C", help="channels min(C // res, channel max) (default 16384)")
+    gan.add_argument("--channel-max", type=int, metavar="C", help="largest channel count (default 512)")
+    gan.add_argument("--workers", type=int, metavar="N", help="data loading processes per rank (default 2)")
+    gan.add_argument("--seed", type=int, help="random seed (default 0)")
+    gan.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
+    gan.add_argument("--init", metavar="CKPT", help="start from a generator: a rosinality .pt (its g_ema) or our checkpoint")
+    gan.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    gan.add_argument("--progress", choices=["bar", "json"], default="bar", help="a progress bar or one JSON line per tick")
+
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
     info.add_argument("checkpoint", metavar="CKPT")
     return parser
@@ -85,7 +107,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     jobs, unpaired = pair_images_with_masks(args.image_dir, args.output, args.masks, args.mask)
     inpainter = Inpainter(args.model, args.device)
     print(f"filling {len(jobs)} image(s) with {inpainter.description}", file=sys.stderr)
-    report_progress, close = _progress_reporter(args.progress, len(jobs))
+    report_progress, close = _progress_reporter(args.progress, len(jobs), "image")
     try:
         report = run_batch(inpainter, jobs, args.strategy, args.seed, args.overwrite, args.quality, report_progress, threading.Event())
     finally:
@@ -99,23 +121,66 @@ def _run_batch(args: argparse.Namespace) -> int:
     return EXIT_OK if not skipped else EXIT_ERROR
 
 
-def _progress_reporter(style: str, total: int):
-    """A progress callback (tqdm bar on stderr, or JSON lines on stdout) and its closer."""
+def _progress_reporter(style: str, total: int, unit: str, scale: float = 1.0):
+    """A progress callback (tqdm bar on stderr, or JSON lines on stdout) and its closer.
+
+    `scale` converts Progress units into the bar's units (e.g. images into kimg).
+    """
     if style == "json":
 
         def report_json(p) -> None:
-            print(json.dumps({"done": p.done, "total": p.total, "file": p.message}), flush=True)
+            line = {"done": p.done, "total": p.total, "message": p.message, **p.values}
+            print(json.dumps(line), flush=True)
 
         return report_json, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="image", file=sys.stderr, disable=None)
+    bar = tqdm(total=total * scale, unit=unit, file=sys.stderr, disable=None)
 
     def report_bar(p) -> None:
-        bar.set_postfix_str(p.message, refresh=False)
-        bar.update(p.done - bar.n)
+        shown = {k: v for k, v in p.values.items() if k.startswith("loss_") or k == "augment_p"}
+        bar.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in shown.items()} or {"file": p.message}, refresh=False)
+        bar.update(p.done * scale - bar.n)
 
     return report_bar, bar.close
+
+
+def _gan_config(args: argparse.Namespace):
+    """GanTrainConfig from --config (or the resumed run's config.json), then the flags."""
+    from dataclasses import replace
+
+    from training.config import GanTrainConfig
+
+    source = Path(args.config) if args.config else None
+    if source is None and args.resume and Path(args.resume, "config.json").is_file():
+        source = Path(args.resume, "config.json")
+    settings = {}
+    if source is not None:
+        try:
+            settings = json.loads(source.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise InvertFillError(f"cannot read the settings in {source}: {error}") from None
+        settings = {k: v for k, v in settings.items() if k not in ("stage", "data")}
+    config = GanTrainConfig.from_dict(settings)
+    network = {k: v for k, v in {"resolution": args.res, "channel_base": args.channel_base, "channel_max": args.channel_max}.items() if v is not None}
+    generator = replace(config.generator, **network)
+    discriminator = replace(config.discriminator, **network)
+    run = {k: v for k, v in {"batch": args.batch, "kimg": args.kimg, "workers": args.workers, "seed": args.seed}.items() if v is not None}
+    return replace(config, generator=generator, discriminator=discriminator, **run)
+
+
+def _run_train_gan(args: argparse.Namespace) -> int:
+    from training.stage1 import train_stylegan2
+
+    config = _gan_config(args)
+    report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
+    try:
+        result = train_stylegan2(config, args.data, args.out, args.resume, args.init, args.device, report)
+    finally:
+        close()
+    state = "interrupted" if result.interrupted else "finished"
+    print(f"{state} at {result.images / 1000:.1f} kimg; checkpoint {result.checkpoint}, resume state in {Path(args.out) / 'checkpoints'}")
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -128,7 +193,7 @@ def _run_info(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    handlers = {"fill": _run_fill, "batch": _run_batch, "info": _run_info}
+    handlers = {"fill": _run_fill, "batch": _run_batch, "train-gan": _run_train_gan, "info": _run_info}
     try:
         return handlers[args.command](args)
     except InvertFillError as error:

@@ -25,7 +25,7 @@ def channel_table(channel_base: int, channel_max: int, resolution: int, lowest: 
     return {2**i: min(channel_base // 2**i, channel_max) for i in range(first, int(math.log2(resolution)) + 1)}
 
 
-class _Serializable:
+class Serializable:
     """to_dict / from_dict for (nested) frozen dataclasses, rejecting unknown keys."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,7 +42,7 @@ class _Serializable:
         kwargs = {}
         for name, value in data.items():
             nested = fields[name].default_factory
-            if isinstance(nested, type) and issubclass(nested, _Serializable):
+            if isinstance(nested, type) and issubclass(nested, Serializable):
                 value = nested.from_dict(value)
             elif isinstance(fields[name].default, tuple):
                 value = tuple(value)
@@ -54,7 +54,7 @@ class _Serializable:
 
 
 @dataclass(frozen=True)
-class GeneratorConfig(_Serializable):
+class GeneratorConfig(Serializable):
     """StyleGAN2 generator: mapping network + synthesis network (DESIGN §3.1)."""
 
     resolution: int = 256
@@ -83,7 +83,7 @@ class GeneratorConfig(_Serializable):
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig(_Serializable):
+class DiscriminatorConfig(Serializable):
     """StyleGAN2 residual discriminator with minibatch standard deviation."""
 
     resolution: int = 256
@@ -101,7 +101,7 @@ class DiscriminatorConfig(_Serializable):
 
 
 @dataclass(frozen=True)
-class EncoderConfig(_Serializable):
+class EncoderConfig(Serializable):
     """Feature-pyramid encoder with map2style / RGB heads / map2structure (DESIGN §3.2).
 
     Backbone widths are min(channel_base // res, channel_max); `fpn_channels` is the width
@@ -117,7 +117,7 @@ class EncoderConfig(_Serializable):
 
 
 @dataclass(frozen=True)
-class RGBBranchConfig(_Serializable):
+class RGBBranchConfig(Serializable):
     """The F&W+ RGB branch: widths min(channel_base // res, channel_max) (DESIGN §3.3)."""
 
     channel_base: int = 4096
@@ -125,7 +125,7 @@ class RGBBranchConfig(_Serializable):
 
 
 @dataclass(frozen=True)
-class SoftMeanLatentConfig(_Serializable):
+class SoftMeanLatentConfig(Serializable):
     """Soft-update mean latent (DESIGN §3.4).
 
     tau: soft-update rate per training step (0 = static mean latent, the `sml = off` ablation).
@@ -141,7 +141,7 @@ class SoftMeanLatentConfig(_Serializable):
 
 
 @dataclass(frozen=True)
-class InvertFillConfig(_Serializable):
+class InvertFillConfig(Serializable):
     """The whole InvertFill model; the ablations of the paper's Table 5 are settings here.
 
     latent_space: "fw+" (generator fed by the RGB branch) or "w+" (pSp-like, no branch).

@@ -1,0 +1,281 @@
+"""Stage 1: StyleGAN2 pretraining on a folder of images (DESIGN §4).
+
+Non-saturating logistic loss, lazy R1 (every `r1_interval` D steps) and path-length
+regularization (every `pl_interval` G steps) with Adam's lr and betas corrected for the
+lazy intervals, style mixing, an EMA generator, adaptive augmentation and bf16 autocast on CUDA.
+Randomness is drawn from a generator reseeded at every step from (seed, rank, step), and data
+positions follow the image count, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.discriminator import Discriminator
+from core.errors import InvertFillError
+from core.generator import Generator
+from core.progress import Progress, ProgressCallback
+from core.rosinality_import import import_rosinality_generator
+
+from .augment import AdaptiveAugment, AugmentController
+from .config import GanTrainConfig
+from .data import ImageFolderDataset, make_loader
+from .distributed import DistributedContext, init_distributed
+from .gan_losses import PathLengthRegularizer, discriminator_loss, generator_loss, r1_penalty
+from .run_folder import RunFolder, load_resume_state
+
+
+@dataclass
+class Stage1Result:
+    """The trained networks and where the run stopped."""
+
+    generator: Generator
+    generator_ema: Generator
+    discriminator: Discriminator
+    images: int
+    steps: int
+    interrupted: bool
+    checkpoint: Path | None
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of one training step on one rank."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def lazy_adam(parameters, lr: float, interval: int) -> torch.optim.Adam:
+    """Adam(β₁ = 0, β₂ = 0.99) with lr and betas corrected for a regularizer run every `interval` steps."""
+    ratio = interval / (interval + 1)
+    return torch.optim.Adam(parameters, lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
+
+
+def load_initial_generator(path: Path, resolution: int) -> Generator:
+    """A generator trained elsewhere: a rosinality `.pt` or one of our checkpoints."""
+    if path.suffix == ".pt":
+        generator = import_rosinality_generator(path)
+    else:
+        part = load_checkpoint(path).part("generator")
+        generator = part if isinstance(part, Generator) else None
+    if generator is None or generator.config.resolution != resolution:
+        raise InvertFillError(f"{path.name} holds no {resolution}-px StyleGAN2 generator")
+    return generator
+
+
+class Stage1Trainer:
+    """The state of a stage-1 run and one training step."""
+
+    def __init__(self, config: GanTrainConfig, ctx: DistributedContext, init: Path | None = None) -> None:
+        if config.batch % ctx.world_size:
+            raise InvertFillError(f"batch {config.batch} does not divide over {ctx.world_size} processes")
+        if init is not None:
+            self.initial = load_initial_generator(init, config.resolution)
+            config = replace(config, generator=self.initial.config)
+        self.config, self.ctx, device = config, ctx, ctx.device
+        torch.manual_seed(config.seed)
+        self.generator = Generator(config.generator).to(device)
+        if init is not None:
+            self.generator.load_state_dict(self.initial.state_dict())
+        self.discriminator = Discriminator(config.discriminator).to(device)
+        ctx.broadcast(self.generator)
+        ctx.broadcast(self.discriminator)
+        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.augment = AdaptiveAugment(p=0.0).to(device) if config.augment == "ada" else None
+        self.controller = AugmentController(config.ada_target, config.ada_interval, config.ada_kimg * 1000)
+        self.path_length = PathLengthRegularizer(config.pl_decay).to(device)
+        self.opt_g = lazy_adam(self.generator.parameters(), config.lr, config.pl_interval)
+        self.opt_d = lazy_adam(self.discriminator.parameters(), config.lr, config.r1_interval)
+        self.step, self.images = 0, 0
+        self.use_autocast = config.mixed_precision and device.type == "cuda"
+
+    def state_dict(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "images": self.images,
+            "generator": self.generator.state_dict(),
+            "generator_ema": self.generator_ema.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "augment": self.augment.state_dict() if self.augment is not None else {},
+            "controller": self.controller.state_dict(),
+            "path_length": self.path_length.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        saved = GanTrainConfig.from_dict(state["config"])
+        if (saved.generator, saved.discriminator) != (self.config.generator, self.config.discriminator):
+            raise InvertFillError("the resume state is for another architecture than this run's config")
+        self.step, self.images = int(state["step"]), int(state["images"])
+        self.generator.load_state_dict(state["generator"])
+        self.generator_ema.load_state_dict(state["generator_ema"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])
+        self.controller.load_state_dict(state["controller"])
+        self.path_length.load_state_dict(state["path_length"])
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.use_autocast else nullcontext()
+
+    def _discriminate(self, images: torch.Tensor) -> torch.Tensor:
+        if self.augment is not None:
+            images = self.augment(images)
+        return self.discriminator(images)
+
+    def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One G step and one D step (with their lazy regularizers) on real (N, 3, R, R)."""
+        cfg, ctx = self.config, self.ctx
+        n, style_dim = real.shape[0], cfg.generator.style_dim
+        torch.manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
+        losses: dict[str, torch.Tensor] = {}
+
+        self.generator.requires_grad_(True)
+        self.discriminator.requires_grad_(False)
+        with self._autocast():
+            fake = self.generator(torch.randn(n, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
+            losses["G"] = generator_loss(self._discriminate(fake))
+        losses["G"].backward()
+        if self.step % cfg.pl_interval == 0:
+            shrunk = max(n // cfg.pl_batch_shrink, 1)
+            ws = self.generator.styles(torch.randn(shrunk, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
+            with self._autocast():
+                penalty = self.path_length(self.generator.synthesis(ws), ws, ctx.average)
+            losses["path_length"] = penalty.mean()
+            (losses["path_length"] * cfg.pl_weight * cfg.pl_interval).backward()
+        ctx.average_gradients(self.generator.parameters())
+        self.opt_g.step()
+        self.opt_g.zero_grad(set_to_none=True)
+
+        self.generator.requires_grad_(False)
+        self.discriminator.requires_grad_(True)
+        regularize = self.step % cfg.r1_interval == 0
+        with torch.no_grad(), self._autocast():
+            fake = self.generator(torch.randn(n, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
+        real = real.detach().requires_grad_(regularize)
+        with self._autocast():
+            fake_logits = self._discriminate(fake)
+            real_logits = self._discriminate(real)
+            losses["D"] = discriminator_loss(real_logits, fake_logits)
+        self.controller.accumulate(real_logits.detach())
+        loss_d = losses["D"]
+        if regularize:
+            losses["r1"] = r1_penalty(real, real_logits.float()).mean()
+            loss_d = loss_d + losses["r1"] * (cfg.effective_r1_gamma / 2) * cfg.r1_interval
+        loss_d.backward()
+        ctx.average_gradients(self.discriminator.parameters())
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)
+
+        batch = n * ctx.world_size
+        self._update_ema(batch)
+        self.step += 1
+        self.images += batch
+        if self.augment is not None:
+            self.controller.update(self.augment, self.step, batch, ctx.sum)
+        return {name: value.detach() for name, value in losses.items()}
+
+    @torch.no_grad()
+    def _update_ema(self, batch: int) -> None:
+        ema_images = self.config.effective_ema_kimg * 1000
+        if self.config.ema_rampup is not None:
+            ema_images = min(ema_images, self.images * self.config.ema_rampup)
+        beta = 0.5 ** (batch / max(ema_images, 1e-8))
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1 - beta)
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+
+def train_stylegan2(
+    config: GanTrainConfig,
+    data: str | Path,
+    out: str | Path,
+    resume: str | Path | None = None,
+    init: str | Path | None = None,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Stage1Result:
+    """Train until `config.kimg` thousand images (or cancel / Ctrl-C, which save first).
+
+    Writes RUN_DIR (`out`) as `training.run_folder` describes; the network checkpoints hold the
+    EMA generator and the discriminator as parts "generator" and "discriminator".
+    """
+    ctx = init_distributed(device)
+    run = RunFolder(out, ctx.is_main)
+    trainer = Stage1Trainer(config, ctx, Path(init) if init is not None else None)
+    config = trainer.config
+    if resume is not None:
+        trainer.load_state_dict(load_resume_state(resume, ctx.device))
+    run.save_config({"stage": "stylegan2", "data": str(data), **config.to_dict()})
+    dataset = ImageFolderDataset(data, config.resolution, seed=config.seed)
+    per_rank = config.batch // ctx.world_size
+    loader = make_loader(dataset, per_rank, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
+    fixed_z = torch.randn(config.samples, config.generator.style_dim, generator=torch.Generator().manual_seed(config.seed)).to(ctx.device)
+    total = int(config.kimg * 1000)
+    tick_images = max(int(config.tick_kimg * 1000), config.batch)
+    next_tick = (trainer.images // tick_images + 1) * tick_images
+    ticks, sums, counts = trainer.images // tick_images, {}, {}
+    started, images_at_start = time.perf_counter(), trainer.images
+    interrupted, checkpoint = False, None
+
+    def snapshot() -> Path | None:
+        path = run.checkpoints / f"network-{trainer.images:09d}.safetensors"
+        if ctx.is_main:
+            save_checkpoint(path, {"generator": trainer.generator_ema, "discriminator": trainer.discriminator}, stage="stylegan2", domain=Path(data).name)
+            run.save_resume_state(trainer.state_dict())
+            with torch.no_grad():
+                run.save_grid(f"fakes-{trainer.images:09d}", trainer.generator_ema(fixed_z, noise_mode="const"), trainer.images)
+        return path
+
+    if ctx.is_main and trainer.images == 0:
+        run.save_grid("reals", next(iter(make_loader(dataset, min(config.samples, len(dataset)))))[: config.samples], 0)
+    try:
+        while trainer.images < total:
+            if cancel is not None and cancel.is_set():
+                interrupted = True
+                break
+            losses = trainer.train_step(next(loader).to(ctx.device, non_blocking=True))
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+                counts[name] = counts.get(name, 0) + 1
+            if trainer.images >= next_tick or trainer.images >= total:
+                ticks += 1
+                next_tick += tick_images
+                elapsed = time.perf_counter() - started
+                speed = (trainer.images - images_at_start) / max(elapsed, 1e-9)
+                values = {f"loss_{k}": float(sums[k] / counts[k]) for k in sums}
+                values.update(
+                    kimg=trainer.images / 1000,
+                    augment_p=float(trainer.augment.p) if trainer.augment is not None else 0.0,
+                    images_per_s=speed,
+                    eta_s=(total - trainer.images) / max(speed, 1e-9),
+                )
+                sums, counts = {}, {}
+                run.log_scalars(trainer.images, {
+                    **{f"Loss/{k.removeprefix('loss_')}": v for k, v in values.items() if k.startswith("loss_")},
+                    "Augment/p": values["augment_p"],
+                    "Progress/images_per_s": speed,
+                })
+                if progress is not None:
+                    progress(Progress(trainer.images, total, f"tick {ticks}", values))
+                if ticks % config.snapshot_ticks == 0 and trainer.images < total:
+                    checkpoint = snapshot()
+    except KeyboardInterrupt:
+        interrupted = True
+    checkpoint = snapshot()
+    run.close()
+    return Stage1Result(trainer.generator, trainer.generator_ema, trainer.discriminator, trainer.images, trainer.step, interrupted, checkpoint)
