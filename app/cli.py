@@ -29,6 +29,27 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="allow the output to replace an input file")
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every training command takes."""
+    parser.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, logs, samples, checkpoints")
+    parser.add_argument("--config", metavar="FILE", help="JSON settings (e.g. a run's config.json); flags override them")
+    parser.add_argument("--batch", type=int, metavar="N", help="global batch size")
+    parser.add_argument("--kimg", type=float, metavar="N", help="train on N thousand images in all")
+    parser.add_argument("--workers", type=int, metavar="N", help="data loading processes per rank (default 2)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--progress", choices=["bar", "json"], default="bar", help="a progress bar or one JSON line per tick")
+
+
+def _add_loss_options(parser: argparse.ArgumentParser, masks_help: str) -> None:
+    """Options of the encoder training commands: masks and the loss backbone."""
+    parser.add_argument("--masks", metavar="KIND", help=masks_help)
+    parser.add_argument("--backbone", choices=["vgg16", "discriminator"], help="features for the perceptual and style losses")
+    parser.add_argument("--vgg", metavar="FILE", help="torchvision's vgg16-397923af.pth (default: the torch hub cache)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="invertfill", description="Fill masked regions of images with InvertFill.")
     parser.add_argument("--version", action="version", version=f"invertfill {__version__}")
@@ -62,20 +83,38 @@ def build_parser() -> argparse.ArgumentParser:
         "(JSON of training.config.GanTrainConfig, or a run's config.json), then the flags. "
         "Ctrl-C saves a checkpoint and the resume state before exiting. Runs data-parallel under torchrun.",
     )
-    gan.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
-    gan.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, logs, samples, checkpoints")
+    _add_run_options(gan)
     gan.add_argument("--res", type=int, metavar="R", help="resolution (power of two, 32-1024; default 256)")
-    gan.add_argument("--config", metavar="FILE", help="JSON settings; flags override them")
-    gan.add_argument("--batch", type=int, metavar="N", help="global batch size (default 16)")
-    gan.add_argument("--kimg", type=float, metavar="N", help="train on N thousand images in all (default 1000)")
     gan.add_argument("--channel-base", type=int, metavar="C", help="channels min(C // res, channel max) (default 16384)")
     gan.add_argument("--channel-max", type=int, metavar="C", help="largest channel count (default 512)")
-    gan.add_argument("--workers", type=int, metavar="N", help="data loading processes per rank (default 2)")
-    gan.add_argument("--seed", type=int, help="random seed (default 0)")
-    gan.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
     gan.add_argument("--init", metavar="CKPT", help="start from a generator: a rosinality .pt (its g_ema) or our checkpoint")
-    gan.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    gan.add_argument("--progress", choices=["bar", "json"], default="bar", help="a progress bar or one JSON line per tick")
+
+    encoder = commands.add_parser(
+        "train-encoder",
+        help="stage 2: train the InvertFill encoder around a frozen generator",
+        description="Train the encoder, pre-modulation and RGB branch (stage 2) around the frozen generator of --gan "
+        "on every image under --data, with masks drawn on the fly. Settings: --config (JSON of "
+        "training.config.EncoderTrainConfig, or a run's config.json), then the flags. Runs data-parallel under torchrun.",
+    )
+    encoder.add_argument("--gan", required=True, metavar="CKPT", help="stage-1 checkpoint, rosinality .pt, or an InvertFill model")
+    encoder.add_argument("--latent-space", choices=["fw+", "w+"], help="fw+ (default) or the w+ ablation without the RGB branch")
+    encoder.add_argument("--no-premod", action="store_true", help="ablation: no pre-modulation")
+    encoder.add_argument("--no-sml", action="store_true", help="ablation: a static mean latent")
+    _add_run_options(encoder)
+    _add_loss_options(encoder, "folder of mask files to mix in with the generated masks")
+
+    tune = commands.add_parser(
+        "finetune",
+        help="adapt a model to a new domain by training only its encoder",
+        description="Fine-tune the encoder of the InvertFill model --model on the images under --data (the generator "
+        "and, by default, the RGB branch stay frozen). Prints the estimated time first.",
+    )
+    tune.add_argument("--model", required=True, metavar="CKPT", help="a complete InvertFill checkpoint")
+    tune.add_argument("--domain", metavar="NAME", help="domain name stored in the new checkpoint (default: the folder's name)")
+    tune.add_argument("--train-rgb-branch", action="store_true", help="also train the RGB branch")
+    tune.add_argument("--lr", type=float, help="learning rate (default 1e-4)")
+    _add_run_options(tune)
+    _add_loss_options(tune, "free-form (default), outpaint, or a folder of mask files")
 
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
     info.add_argument("checkpoint", metavar="CKPT")
@@ -145,28 +184,39 @@ def _progress_reporter(style: str, total: int, unit: str, scale: float = 1.0):
     return report_bar, bar.close
 
 
+RUN_ONLY_KEYS = ("stage", "data", "pretrained")
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """Settings from --config, or the resumed run's config.json; {} without either."""
+    source = Path(args.config) if args.config else None
+    if source is None and args.resume and Path(args.resume, "config.json").is_file():
+        source = Path(args.resume, "config.json")
+    if source is None:
+        return {}
+    try:
+        settings = json.loads(source.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InvertFillError(f"cannot read the settings in {source}: {error}") from None
+    return {k: v for k, v in settings.items() if k not in RUN_ONLY_KEYS}
+
+
+def _flags(args: argparse.Namespace, *names: str) -> dict:
+    """The given flags that were set, by their dataclass field names."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
 def _gan_config(args: argparse.Namespace):
     """GanTrainConfig from --config (or the resumed run's config.json), then the flags."""
     from dataclasses import replace
 
     from training.config import GanTrainConfig
 
-    source = Path(args.config) if args.config else None
-    if source is None and args.resume and Path(args.resume, "config.json").is_file():
-        source = Path(args.resume, "config.json")
-    settings = {}
-    if source is not None:
-        try:
-            settings = json.loads(source.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise InvertFillError(f"cannot read the settings in {source}: {error}") from None
-        settings = {k: v for k, v in settings.items() if k not in ("stage", "data")}
-    config = GanTrainConfig.from_dict(settings)
+    config = GanTrainConfig.from_dict(_settings(args))
     network = {k: v for k, v in {"resolution": args.res, "channel_base": args.channel_base, "channel_max": args.channel_max}.items() if v is not None}
     generator = replace(config.generator, **network)
     discriminator = replace(config.discriminator, **network)
-    run = {k: v for k, v in {"batch": args.batch, "kimg": args.kimg, "workers": args.workers, "seed": args.seed}.items() if v is not None}
-    return replace(config, generator=generator, discriminator=discriminator, **run)
+    return replace(config, generator=generator, discriminator=discriminator, **_flags(args, "batch", "kimg", "workers", "seed"))
 
 
 def _run_train_gan(args: argparse.Namespace) -> int:
@@ -178,9 +228,67 @@ def _run_train_gan(args: argparse.Namespace) -> int:
         result = train_stylegan2(config, args.data, args.out, args.resume, args.init, args.device, report)
     finally:
         close()
+    return _report_training(result, args.out)
+
+
+def _encoder_settings(args: argparse.Namespace) -> dict:
+    """Flags shared by train-encoder and finetune, as EncoderTrainConfig fields."""
+    settings = _flags(args, "backbone", "batch", "kimg", "workers", "seed", "lr")
+    if args.vgg:
+        settings["vgg_path"] = args.vgg
+    if getattr(args, "train_rgb_branch", False):
+        settings["train_rgb_branch"] = True
+    return settings
+
+
+def _report_training(result, out: str) -> int:
     state = "interrupted" if result.interrupted else "finished"
-    print(f"{state} at {result.images / 1000:.1f} kimg; checkpoint {result.checkpoint}, resume state in {Path(args.out) / 'checkpoints'}")
+    print(f"{state} at {result.images / 1000:.1f} kimg; checkpoint {result.checkpoint}, resume state in {Path(out) / 'checkpoints'}")
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def _run_train_encoder(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from training.config import EncoderTrainConfig
+    from training.stage2 import train_encoder
+
+    config = EncoderTrainConfig.from_dict(_settings(args))
+    model = replace(
+        config.model,
+        **_flags(args, "latent_space"),
+        **({"premod": False} if args.no_premod else {}),
+        **({"sml": False} if args.no_sml else {}),
+    )
+    config = replace(config, model=model, **_encoder_settings(args))
+    if args.masks:
+        config = replace(config, masks={**config.masks, "folder": 0.5}, mask_folder=args.masks)
+    report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
+    try:
+        result = train_encoder(config, args.gan, args.data, args.out, args.resume, device=args.device, progress=report)
+    finally:
+        close()
+    return _report_training(result, args.out)
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from training.config import EncoderTrainConfig
+    from training.stage2 import estimate_finetune_seconds, finetune_config, train_encoder
+
+    defaults = finetune_config(args.model, args.masks or "free-form").to_dict()
+    config = replace(EncoderTrainConfig.from_dict({**defaults, **_settings(args)}), **_encoder_settings(args))
+    seconds = estimate_finetune_seconds(config, args.model, args.device)
+    print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
+    report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
+    try:
+        result = train_encoder(
+            config, args.model, args.data, args.out, args.resume, finetune=True, domain=args.domain, device=args.device, progress=report
+        )
+    finally:
+        close()
+    return _report_training(result, args.out)
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -193,7 +301,14 @@ def _run_info(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    handlers = {"fill": _run_fill, "batch": _run_batch, "train-gan": _run_train_gan, "info": _run_info}
+    handlers = {
+        "fill": _run_fill,
+        "batch": _run_batch,
+        "train-gan": _run_train_gan,
+        "train-encoder": _run_train_encoder,
+        "finetune": _run_finetune,
+        "info": _run_info,
+    }
     try:
         return handlers[args.command](args)
     except InvertFillError as error:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ops import bias_act, blur2d, setup_filter, upfirdn2d, upsample2d
+from .ops import bias_act, setup_filter, upfirdn2d, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 

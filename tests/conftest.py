@@ -99,3 +99,12 @@ def photo_and_mask(tmp_path):
     cv2.imwrite(str(tmp_path / "photo.png"), image)
     cv2.imwrite(str(tmp_path / "photo_mask.png"), mask)
     return tmp_path / "photo.png", tmp_path / "photo_mask.png"
+
+
+@pytest.fixture
+def hub_dir(tmp_path):
+    """torch hub's cache redirected to an empty folder for one test, then restored."""
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(previous)

@@ -9,18 +9,16 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import make_tiny_generator_config
 
 from app.cli import main
 from core.checkpoint import load_checkpoint
 from core.config import DiscriminatorConfig
-from core.generator import Generator
 from core.image_io import Picture, write_image
 from training.config import GanTrainConfig
 from training.distributed import DistributedContext
 from training.run_folder import load_resume_state
 from training.stage1 import Stage1Trainer, train_stylegan2
-
-from conftest import make_tiny_generator_config
 
 
 def tiny_gan_config(**overrides) -> GanTrainConfig:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from core.config import DiscriminatorConfig, GeneratorConfig, Serializable
+from core.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig, Serializable
 from core.errors import InvertFillError
+
+from .losses import LossWeights
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,45 @@ class GanTrainConfig(Serializable):
     @property
     def effective_ema_kimg(self) -> float:
         return self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32
+
+
+DEFAULT_MASK_MIX = {"all": 0.5, "hard": 0.15, "extreme": 0.15, "outpaint": 0.2}
+
+
+@dataclass(frozen=True)
+class EncoderTrainConfig(Serializable):
+    """Stage 2 (and the domain fine-tune): encoder, pre-modulation and RGB branch with a frozen generator.
+
+    `model` is the InvertFill config whose generator part is replaced by the GAN checkpoint's.
+    masks: mixture weights over core.masks' buckets ("hard", "extreme", "all"), "outpaint" and
+    "folder" (masks read from `mask_folder`). backbone: "vgg16" (needs the torchvision VGG16
+    file, see training/vgg16.py) or "discriminator" (the stage-1 discriminator's features).
+    train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).
+    """
+
+    model: InvertFillConfig = field(default_factory=InvertFillConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    backbone: str = "vgg16"
+    vgg_path: str | None = None
+    masks: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MASK_MIX))
+    mask_folder: str | None = None
+    batch: int = 8
+    kimg: float = 200
+    lr: float = 1e-4
+    train_rgb_branch: bool = False
+    mixed_precision: bool = True
+    seed: int = 0
+    workers: int = 2
+    tick_kimg: float = 1.0
+    snapshot_ticks: int = 10
+    samples: int = 8
+
+    def __post_init__(self) -> None:
+        if self.backbone not in ("vgg16", "discriminator"):
+            raise InvertFillError(f'backbone must be "vgg16" or "discriminator", got {self.backbone!r}')
+        if self.batch < 1 or self.kimg <= 0:
+            raise InvertFillError("batch and kimg must be positive")
+
+    def model_config(self, generator: GeneratorConfig) -> InvertFillConfig:
+        """The InvertFill config around a given (pretrained) generator."""
+        return replace(self.model, generator=generator)

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
 from core.generator import Generator
-from core.progress import Progress, ProgressCallback
+from core.progress import ProgressCallback
 from core.rosinality_import import import_rosinality_generator
 
 from .augment import AdaptiveAugment, AugmentController
@@ -32,6 +30,7 @@ from .config import GanTrainConfig
 from .data import ImageFolderDataset, make_loader
 from .distributed import DistributedContext, init_distributed
 from .gan_losses import PathLengthRegularizer, discriminator_loss, generator_loss, r1_penalty
+from .loop import run_loop
 from .run_folder import RunFolder, load_resume_state
 
 
@@ -226,11 +225,6 @@ def train_stylegan2(
     loader = make_loader(dataset, per_rank, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     fixed_z = torch.randn(config.samples, config.generator.style_dim, generator=torch.Generator().manual_seed(config.seed)).to(ctx.device)
     total = int(config.kimg * 1000)
-    tick_images = max(int(config.tick_kimg * 1000), config.batch)
-    next_tick = (trainer.images // tick_images + 1) * tick_images
-    ticks, sums, counts = trainer.images // tick_images, {}, {}
-    started, images_at_start = time.perf_counter(), trainer.images
-    interrupted, checkpoint = False, None
 
     def snapshot() -> Path | None:
         path = run.checkpoints / f"network-{trainer.images:09d}.safetensors"
@@ -242,40 +236,14 @@ def train_stylegan2(
         return path
 
     if ctx.is_main and trainer.images == 0:
-        run.save_grid("reals", next(iter(make_loader(dataset, min(config.samples, len(dataset)))))[: config.samples], 0)
-    try:
-        while trainer.images < total:
-            if cancel is not None and cancel.is_set():
-                interrupted = True
-                break
-            losses = trainer.train_step(next(loader).to(ctx.device, non_blocking=True))
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value
-                counts[name] = counts.get(name, 0) + 1
-            if trainer.images >= next_tick or trainer.images >= total:
-                ticks += 1
-                next_tick += tick_images
-                elapsed = time.perf_counter() - started
-                speed = (trainer.images - images_at_start) / max(elapsed, 1e-9)
-                values = {f"loss_{k}": float(sums[k] / counts[k]) for k in sums}
-                values.update(
-                    kimg=trainer.images / 1000,
-                    augment_p=float(trainer.augment.p) if trainer.augment is not None else 0.0,
-                    images_per_s=speed,
-                    eta_s=(total - trainer.images) / max(speed, 1e-9),
-                )
-                sums, counts = {}, {}
-                run.log_scalars(trainer.images, {
-                    **{f"Loss/{k.removeprefix('loss_')}": v for k, v in values.items() if k.startswith("loss_")},
-                    "Augment/p": values["augment_p"],
-                    "Progress/images_per_s": speed,
-                })
-                if progress is not None:
-                    progress(Progress(trainer.images, total, f"tick {ticks}", values))
-                if ticks % config.snapshot_ticks == 0 and trainer.images < total:
-                    checkpoint = snapshot()
-    except KeyboardInterrupt:
-        interrupted = True
-    checkpoint = snapshot()
+        run.save_grid("reals", next(make_loader(dataset, min(config.samples, len(dataset)))), 0)
+
+    def augment_probability() -> dict[str, float]:
+        return {"augment_p": float(trainer.augment.p)} if trainer.augment is not None else {}
+
+    interrupted, checkpoint = run_loop(
+        trainer, loader, ctx.device, total, int(config.tick_kimg * 1000), config.snapshot_ticks, run, snapshot, progress, cancel,
+        augment_probability,
+    )
     run.close()
     return Stage1Result(trainer.generator, trainer.generator_ema, trainer.discriminator, trainer.images, trainer.step, interrupted, checkpoint)

@@ -1,0 +1,154 @@
+"""Stage 2 (encoder, frozen generator) and the encoder-only domain fine-tune, on tiny configs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_generator_config, make_tiny_invertfill_config
+
+from app.cli import main
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.config import DiscriminatorConfig
+from core.discriminator import Discriminator
+from core.errors import InvertFillError
+from core.generator import Generator
+from core.image_io import Picture, write_image
+from core.inpainter import Inpainter
+from training.config import EncoderTrainConfig
+from training.distributed import DistributedContext
+from training.stage2 import Stage2Trainer, build_model, finetune, train_encoder
+
+CPU = DistributedContext(0, 1, torch.device("cpu"))
+
+
+def tiny_encoder_config(**overrides) -> EncoderTrainConfig:
+    settings = dict(
+        model=make_tiny_invertfill_config(32), backbone="discriminator", batch=4, kimg=0.016, workers=0,
+        tick_kimg=0.008, snapshot_ticks=2, samples=2, masks={"hard": 0.5, "outpaint": 0.5},
+    )
+    return EncoderTrainConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def gan_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    generator = Generator(make_tiny_generator_config(32))
+    with torch.no_grad():
+        for name, p in generator.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.1)
+    discriminator = Discriminator(DiscriminatorConfig(resolution=32, channel_base=4096, channel_max=16))
+    path = tmp_path_factory.mktemp("gan") / "gan.safetensors"
+    save_checkpoint(path, {"generator": generator, "discriminator": discriminator}, stage="stylegan2")
+    return path
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        small = rng.integers(0, 256, (5, 5, 3)).astype(np.uint8)
+        write_image(tmp_path / "images" / f"{i}.png", Picture(np.kron(small, np.ones((8, 8, 1), np.uint8))))
+    return tmp_path / "images"
+
+
+def parameters_of(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_the_loss_falls_and_the_generator_never_changes(gan_checkpoint):
+    config = tiny_encoder_config(lr=2e-3, masks={"hard": 1.0})
+    model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+    generator_before = parameters_of(model.generator)
+    trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
+    torch.manual_seed(1)
+    images = torch.nn.functional.interpolate(torch.rand(4, 3, 4, 4) * 2 - 1, size=32, mode="bilinear")
+    totals = [trainer.train_step(images)["total"].item() for _ in range(40)]
+    assert all(np.isfinite(totals))
+    assert np.mean(totals[-5:]) < 0.7 * np.mean(totals[:5]), totals
+    assert same(parameters_of(model.generator), generator_before)
+
+
+def test_the_soft_mean_latent_moves_during_training_unless_sml_is_off(gan_checkpoint):
+    for sml, should_move in ((True, True), (False, False)):
+        config = tiny_encoder_config(model=make_tiny_invertfill_config(32, sml=sml))
+        model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+        trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
+        before = model.soft_mean_latent.online.clone()
+        trainer.train_step(torch.rand(4, 3, 32, 32) * 2 - 1)
+        assert (not torch.equal(model.soft_mean_latent.online, before)) == should_move
+
+
+def test_a_run_writes_an_invertfill_checkpoint_the_engine_loads(gan_checkpoint, image_folder, tmp_path):
+    result = train_encoder(tiny_encoder_config(), gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+    assert result.images == 16 and not result.interrupted
+    loaded = load_checkpoint(result.checkpoint)
+    assert loaded.stage == "encoder" and loaded.domain == "images" and set(loaded.parts) == {"invertfill", "discriminator"}
+    assert list((tmp_path / "run" / "samples").glob("fills-*.png"))
+    inpainter = Inpainter(result.checkpoint, device="cpu")
+    picture = Picture(np.zeros((40, 50, 3), np.uint8))
+    hole = np.zeros((40, 50), bool)
+    hole[10:20, 10:30] = True
+    filled = inpainter.fill(picture, hole, seed=0).pictures[0]
+    assert filled.pixels.shape == (40, 50, 3) and (filled.pixels[~hole] == 0).all()
+
+
+def test_resuming_reproduces_the_uninterrupted_run(gan_checkpoint, image_folder, tmp_path):
+    straight = train_encoder(tiny_encoder_config(kimg=0.024), gan_checkpoint, image_folder, tmp_path / "a", device="cpu")
+    train_encoder(tiny_encoder_config(kimg=0.012), gan_checkpoint, image_folder, tmp_path / "b", device="cpu")
+    resumed = train_encoder(tiny_encoder_config(kimg=0.024), gan_checkpoint, image_folder, tmp_path / "b", resume=tmp_path / "b", device="cpu")
+    assert resumed.images == straight.images == 24
+    assert same(parameters_of(resumed.model), parameters_of(straight.model))
+    assert torch.equal(resumed.model.soft_mean_latent.online, straight.model.soft_mean_latent.online)
+
+
+def test_finetuning_changes_only_the_encoder_side(gan_checkpoint, image_folder, tmp_path):
+    base = train_encoder(tiny_encoder_config(), gan_checkpoint, image_folder, tmp_path / "base", device="cpu")
+    reports = []
+    tuned = finetune(base.checkpoint, image_folder, tmp_path / "tuned", masks="outpaint", domain="paintings", device="cpu",
+                     kimg=0.008, batch=4, workers=0, tick_kimg=0.004, progress=reports.append)
+    model = load_checkpoint(tuned.checkpoint)
+    assert model.domain == "paintings" and model.stage == "finetune" and reports
+    before, after = base.model, model.part("invertfill")
+    assert same(parameters_of(after.generator), parameters_of(before.generator))
+    assert same(parameters_of(after.rgb_branch), parameters_of(before.rgb_branch))
+    assert not same(parameters_of(after.encoder), parameters_of(before.encoder))
+    assert not same(parameters_of(after.pre_modulation), parameters_of(before.pre_modulation))
+
+
+def test_finetuning_needs_a_complete_model(gan_checkpoint, image_folder, tmp_path):
+    with pytest.raises(InvertFillError, match="not a complete InvertFill model"):
+        finetune(gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+
+
+def test_a_missing_vgg_file_is_a_clear_error(gan_checkpoint, image_folder, tmp_path, hub_dir):
+    with pytest.raises(InvertFillError, match="vgg16-397923af.pth were not found"):
+        train_encoder(tiny_encoder_config(backbone="vgg16"), gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+
+
+@pytest.mark.parametrize("flags", [[], ["--latent-space", "w+"], ["--no-premod"], ["--no-sml"]])
+def test_the_ablations_train_through_the_same_command(gan_checkpoint, image_folder, tmp_path, capsys, flags):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(tiny_encoder_config(kimg=0.008).to_dict()))
+    code = main(["train-encoder", "--gan", str(gan_checkpoint), "--data", str(image_folder), "--out", str(tmp_path / "run"),
+                 "--config", str(settings), "--device", "cpu", "--progress", "json", *flags])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "finished at" in out
+    model = load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("network-*.safetensors"))).part("invertfill")
+    assert (model.rgb_branch is None) == ("w+" in flags)
+    assert (model.pre_modulation is None) == ("--no-premod" in flags)
+    assert model.config.sml == ("--no-sml" not in flags)
+
+
+def test_cli_finetune_estimates_the_time_first(gan_checkpoint, image_folder, tmp_path, capsys):
+    base = train_encoder(tiny_encoder_config(), gan_checkpoint, image_folder, tmp_path / "base", device="cpu")
+    code = main(["finetune", "--model", str(base.checkpoint), "--data", str(image_folder), "--out", str(tmp_path / "tuned"),
+                 "--kimg", "0.008", "--batch", "4", "--workers", "0", "--device", "cpu", "--domain", "art"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "estimated time here" in err
+    assert load_checkpoint(next((tmp_path / "tuned" / "checkpoints").glob("network-*.safetensors"))).domain == "art"

@@ -1,0 +1,264 @@
+"""Stage 2: the InvertFill encoder with a frozen generator, and the encoder-only domain fine-tune.
+
+Stage 2 trains the encoder, pre-modulation and RGB branch of an InvertFill model around a
+pretrained StyleGAN2 generator whose weights never change; masks are drawn on the fly from
+a mixture of free-form buckets and outpainting masks; the soft-update mean latent takes one
+step per training step (paper §3.2–3.3). The domain fine-tune (the paper's RQ3) starts from a
+complete InvertFill checkpoint and trains only the encoder and pre-modulation (and, if asked,
+the RGB branch) on a new folder. Randomness and masks follow (seed, rank, step) and the
+image count, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.device import resolve_device
+from core.discriminator import Discriminator
+from core.errors import InvertFillError
+from core.generator import Generator
+from core.invertfill import InvertFill
+from core.masks import MaskSampler
+from core.progress import ProgressCallback
+from core.rosinality_import import import_rosinality_generator
+
+from .config import EncoderTrainConfig
+from .data import ImageFolderDataset, make_loader
+from .distributed import DistributedContext, init_distributed
+from .loop import run_loop
+from .losses import inpainting_loss, make_backbone
+from .run_folder import RunFolder, load_resume_state
+from .stage1 import step_seed
+
+
+@dataclass
+class Stage2Result:
+    model: InvertFill
+    images: int
+    steps: int
+    interrupted: bool
+    checkpoint: Path | None
+
+
+def load_pretrained(path: Path) -> tuple[Generator | None, Discriminator | None, InvertFill | None]:
+    """The networks a stage-2 run can start from: a stage-1 checkpoint (generator and
+    discriminator), a rosinality `.pt` generator, or a complete InvertFill checkpoint."""
+    if path.suffix == ".pt":
+        return import_rosinality_generator(path), None, None
+    checkpoint = load_checkpoint(path)
+    parts = checkpoint.parts
+    if "invertfill" in parts:
+        return None, parts.get("discriminator"), parts["invertfill"]
+    if "generator" in parts:
+        return parts["generator"], parts.get("discriminator"), None
+    raise InvertFillError(f"{path.name} holds neither a StyleGAN2 generator nor an InvertFill model")
+
+
+class Stage2Trainer:
+    """An InvertFill model, its optimizer over the trainable parts, masks and the loss backbone."""
+
+    def __init__(
+        self,
+        config: EncoderTrainConfig,
+        ctx: DistributedContext,
+        model: InvertFill,
+        discriminator: Discriminator | None,
+        finetune: bool,
+    ) -> None:
+        if config.batch % ctx.world_size:
+            raise InvertFillError(f"batch {config.batch} does not divide over {ctx.world_size} processes")
+        self.config, self.ctx, self.finetune = config, ctx, finetune
+        self.model = model.to(ctx.device)
+        self.model.freeze_generator()
+        if finetune and self.model.rgb_branch is not None:
+            self.model.rgb_branch.requires_grad_(config.train_rgb_branch)
+        ctx.broadcast(self.model)
+        self.parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self.parameters, lr=config.lr, betas=(0.9, 0.99))
+        if discriminator is not None:
+            discriminator = discriminator.to(ctx.device)
+        self.backbone = make_backbone(config.backbone, discriminator, config.vgg_path)
+        if isinstance(self.backbone, torch.nn.Module):
+            self.backbone.to(ctx.device)
+        self.discriminator = discriminator
+        resolution = model.config.resolution
+        self.masks = MaskSampler(resolution, config.masks, config.mask_folder, seed=config.seed)
+        self.step, self.images = 0, 0
+        self.use_autocast = config.mixed_precision and ctx.device.type == "cuda"
+
+    def state_dict(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "finetune": self.finetune,
+            "step": self.step,
+            "images": self.images,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.model.state_dict().keys() != state["model"].keys() or bool(state["finetune"]) != self.finetune:
+            raise InvertFillError("the resume state is for another model or stage than this run")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.images = int(state["step"]), int(state["images"])
+
+    def batch_masks(self, n: int) -> torch.Tensor:
+        """(n, 1, R, R) float masks for this rank's part of the current step, keyed by image count."""
+        first = self.images + self.ctx.rank * n
+        masks = np.stack([self.masks.sample(first + j) for j in range(n)])
+        return torch.from_numpy(masks).to(self.ctx.device, torch.float32)[:, None]
+
+    def train_step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step on images (N, 3, R, R) in [-1, 1]: mask, fill, loss, update, SML step."""
+        cfg, ctx = self.config, self.ctx
+        torch.manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
+        mask = self.batch_masks(images.shape[0])
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.use_autocast else nullcontext()
+        with autocast:
+            out = self.model(images * (1 - mask), mask, "random")
+            total, terms = inpainting_loss(out, images, mask, self.backbone, cfg.losses, self.model.soft_mean_latent.value)
+        total.backward()
+        ctx.average_gradients(self.parameters)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        shared = torch.Generator(ctx.device).manual_seed(step_seed(cfg.seed, 0, self.step))
+        self.model.soft_mean_latent.step(self.model.generator.mapping, shared)
+        self.step += 1
+        self.images += images.shape[0] * ctx.world_size
+        return {"total": total.detach(), **{name: value.detach() for name, value in terms.items()}}
+
+
+def build_model(config: EncoderTrainConfig, pretrained: Path, finetune: bool, seed: int) -> tuple[InvertFill, Discriminator | None]:
+    """The model a run starts from: a new InvertFill around a pretrained generator (stage 2), or a
+    complete InvertFill checkpoint (fine-tune)."""
+    generator, discriminator, invertfill = load_pretrained(pretrained)
+    if finetune:
+        if invertfill is None:
+            raise InvertFillError(f"{pretrained.name} is not a complete InvertFill model; fine-tuning starts from one")
+        return invertfill, discriminator
+    if generator is None:
+        generator = invertfill.generator
+    torch.manual_seed(seed)
+    model = InvertFill(config.model_config(generator.config))
+    model.generator.load_state_dict(generator.state_dict())
+    model.reset_mean_latent(torch.Generator().manual_seed(seed))
+    return model, discriminator
+
+
+def train_encoder(
+    config: EncoderTrainConfig,
+    pretrained: str | Path,
+    data: str | Path,
+    out: str | Path,
+    resume: str | Path | None = None,
+    finetune: bool = False,
+    domain: str | None = None,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Stage2Result:
+    """Stage 2 (`finetune=False`, `pretrained` = a GAN) or the domain fine-tune (`finetune=True`,
+    `pretrained` = an InvertFill checkpoint). Writes RUN_DIR like stage 1; its network
+    checkpoints are complete InvertFill models (part "invertfill", with the discriminator when
+    it serves as the loss backbone) that the engine and the app load.
+    """
+    ctx = init_distributed(device)
+    run = RunFolder(out, ctx.is_main)
+    model, discriminator = build_model(config, Path(pretrained), finetune, config.seed)
+    trainer = Stage2Trainer(config, ctx, model, discriminator, finetune)
+    if resume is not None:
+        trainer.load_state_dict(load_resume_state(resume, ctx.device))
+    stage = "finetune" if finetune else "encoder"
+    domain = domain or Path(data).name
+    run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
+    dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed)
+    loader = make_loader(dataset, config.batch // ctx.world_size, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
+    preview = next(make_loader(dataset, min(config.samples, len(dataset)), seed_offset(dataset))).to(ctx.device)
+    preview_masks = torch.from_numpy(np.stack([trainer.masks.sample(-1 - i) for i in range(preview.shape[0])])).float()[:, None].to(ctx.device)
+
+    def snapshot() -> Path | None:
+        path = run.checkpoints / f"network-{trainer.images:09d}.safetensors"
+        if ctx.is_main:
+            parts = {"invertfill": trainer.model}
+            if discriminator is not None:
+                parts["discriminator"] = discriminator
+            save_checkpoint(path, parts, stage=stage, domain=domain)
+            run.save_resume_state(trainer.state_dict())
+            with torch.no_grad():
+                out_images = trainer.model(preview * (1 - preview_masks), preview_masks, "const")
+            masked = preview * (1 - preview_masks)
+            run.save_grid(f"fills-{trainer.images:09d}", torch.cat([masked, out_images.output, out_images.composite, preview]), trainer.images)
+        return path
+
+    interrupted, checkpoint = run_loop(
+        trainer, loader, ctx.device, int(config.kimg * 1000), int(config.tick_kimg * 1000), config.snapshot_ticks,
+        run, snapshot, progress, cancel,
+    )
+    run.close()
+    return Stage2Result(trainer.model, trainer.images, trainer.step, interrupted, checkpoint)
+
+
+def seed_offset(dataset: ImageFolderDataset) -> int:
+    """A stream position past the first epoch, for preview images that do not repeat the first batch."""
+    return len(dataset) * 1_000_003
+
+
+def estimate_finetune_seconds(config: EncoderTrainConfig, model_path: str | Path, device: str = "auto", steps: int = 3) -> float:
+    """Seconds a fine-tune of `config.kimg` would take on this device, from a short timing run."""
+    ctx = DistributedContext(0, 1, resolve_device(device))
+    model, discriminator = build_model(config, Path(model_path), finetune=True, seed=config.seed)
+    trainer = Stage2Trainer(config, ctx, model, discriminator, finetune=True)
+    r = model.config.resolution
+    images = torch.rand(config.batch, 3, r, r, device=ctx.device) * 2 - 1
+    trainer.train_step(images)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(images)
+    return (time.perf_counter() - start) / (steps * config.batch) * config.kimg * 1000
+
+
+FINETUNE_MASKS = {"free-form": {"all": 0.6, "hard": 0.2, "extreme": 0.2}, "outpaint": {"outpaint": 1.0}}
+
+
+def finetune_config(model_path: str | Path, masks: str = "free-form", **settings) -> EncoderTrainConfig:
+    """Settings for a fine-tune on a small folder: masks "free-form", "outpaint" or a folder of
+    mask files; the discriminator stored with the model as loss backbone when there is one."""
+    if masks in FINETUNE_MASKS:
+        mix, folder = FINETUNE_MASKS[masks], None
+    else:
+        mix, folder = {"folder": 1.0}, str(masks)
+    has_discriminator = "discriminator" in load_checkpoint(model_path).parts
+    defaults = dict(
+        masks=mix, mask_folder=folder, batch=8, kimg=10, tick_kimg=0.2, snapshot_ticks=10,
+        backbone="discriminator" if has_discriminator else "vgg16",
+    )
+    return EncoderTrainConfig(**{**defaults, **settings})
+
+
+def finetune(
+    model_path: str | Path,
+    data: str | Path,
+    out: str | Path,
+    masks: str = "free-form",
+    domain: str | None = None,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    **settings,
+) -> Stage2Result:
+    """Adapt an InvertFill model to the images of `data` by training only its encoder (the paper's RQ3).
+
+    `settings` override EncoderTrainConfig fields (kimg, batch, lr, …); progress and cancel as for
+    every long function; the result's checkpoint carries `domain` (default: the folder's name).
+    """
+    config = finetune_config(model_path, masks, **settings)
+    return train_encoder(config, model_path, data, out, finetune=True, domain=domain, device=device, progress=progress, cancel=cancel)
