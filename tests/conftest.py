@@ -32,6 +32,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 TINY_STYLE_DIM = 16
 
 
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for a test's process group."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def join_process_group(rank: int, port: int, world_size: int = 2) -> None:
+    """Set the variables torchrun would set for `rank`, on one CPU thread."""
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+
+
 def make_tiny_generator_config(resolution: int = 32, **overrides):
     """A StyleGAN2 config at `resolution` with 16-dim styles and at most 16 channels."""
     from core.config import GeneratorConfig

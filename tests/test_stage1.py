@@ -1,15 +1,13 @@
 """Stage 1 (StyleGAN2) training on a tiny config: runs, regularizers, resume, cancel, init, DDP."""
 
 import json
-import os
-import socket
 import threading
 
 import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from conftest import make_tiny_generator_config
+from conftest import free_port, join_process_group, make_tiny_generator_config
 
 from app.cli import main
 from core.checkpoint import load_checkpoint
@@ -133,15 +131,8 @@ def test_cli_trains_and_rejects_a_folder_of_junk(image_folder, tmp_path, capsys)
     assert code == 1 and "no usable image" in err and err.count("\n") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rank_worker(rank: int, port: int, data: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+    join_process_group(rank, port)
     from training.distributed import shutdown_distributed
 
     result = train_stylegan2(tiny_gan_config(kimg=0.016), data, out, device="cpu")
@@ -150,7 +141,7 @@ def _rank_worker(rank: int, port: int, data: str, out: str) -> None:
 
 
 def test_two_gloo_processes_keep_identical_parameters(image_folder, tmp_path):
-    mp.spawn(_rank_worker, args=(_free_port(), str(image_folder), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_rank_worker, args=(free_port(), str(image_folder), str(tmp_path)), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert len(rank0) == len(rank1) > 0

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_generator_config, make_tiny_invertfill_config
+import torch.multiprocessing as mp
+from conftest import free_port, join_process_group, make_tiny_generator_config, make_tiny_invertfill_config
 
 from app.cli import main
 from core.checkpoint import load_checkpoint, save_checkpoint
@@ -152,3 +153,18 @@ def test_cli_finetune_estimates_the_time_first(gan_checkpoint, image_folder, tmp
     out, err = capsys.readouterr()
     assert code == 0 and "estimated time here" in err
     assert load_checkpoint(next((tmp_path / "tuned" / "checkpoints").glob("network-*.safetensors"))).domain == "art"
+
+
+def _rank_worker(rank: int, port: int, gan: str, data: str, out: str) -> None:
+    join_process_group(rank, port)
+    from training.distributed import shutdown_distributed
+
+    result = train_encoder(tiny_encoder_config(kimg=0.008), gan, data, out, device="cpu")
+    torch.save(parameters_of(result.model) + [result.model.soft_mean_latent.online], f"{out}/rank{rank}.pt")
+    shutdown_distributed()
+
+
+def test_two_gloo_processes_keep_identical_models(gan_checkpoint, image_folder, tmp_path):
+    mp.spawn(_rank_worker, args=(free_port(), str(gan_checkpoint), str(image_folder), str(tmp_path)), nprocs=2, join=True)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert len(rank0) == len(rank1) > 0 and same(rank0, rank1)

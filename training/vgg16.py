@@ -1,16 +1,20 @@
-"""VGG16 features for the perceptual and style losses, with torchvision's weight file layout.
+"""VGG16 features (pool1–pool3) for the perceptual and style losses, read from torchvision's weights file.
 
-Our own definition of torchvision's `vgg16().features` up to pool3 (keys `features.0` …
-`features.14`), loading the standard `vgg16-397923af.pth` from a path or the torch hub cache;
-`download_vgg16` fetches it on a machine with a network, checking its SHA-256 prefix.
+Our own definition of the first 17 layers of torchvision's `vgg16().features` (conv1_1 … pool3,
+state-dict keys `features.0.*` … `features.14.*`), so the standard `vgg16-397923af.pth` loads
+without depending on torchvision. `load_vgg16` reads it from a path or the torch hub cache;
+`download_vgg16` fetches it on a machine with a network and checks its SHA-256 prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import re
 import tempfile
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -20,87 +24,121 @@ from core.errors import InvertFillError
 
 VGG16_FILE = "vgg16-397923af.pth"
 VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
-LAYERS = [64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool"]
-"""Conv widths up to pool3, as in torchvision's `features`: conv, ReLU … with max-pools."""
+LAYOUT: tuple[int | str, ...] = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool")
+"""torchvision's VGG16 `features` up to pool3: each number is a 3×3 conv + ReLU of that width."""
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+HASH_PREFIX = re.compile(r"-([a-f0-9]{8,})\.")
+"""torchvision's file-name convention: `name-<first hex digits of the SHA-256>.pth`."""
 
 
 class VGG16Features(nn.Module):
     """images (N, 3, H, W) in [-1, 1] -> [pool1 (N, 64, H/2, W/2), pool2 (N, 128, H/4, W/4), pool3 (N, 256, H/8, W/8)].
 
-    Frozen: its weights take no gradient; gradients reach the input.
+    Converts to [0, 1] and normalises with the ImageNet mean/std inside. Frozen and always in
+    eval mode: its weights take no gradient; gradients reach the input.
     """
 
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
-        for item in LAYERS:
-            if item == "pool":
-                layers.append(nn.MaxPool2d(2, 2))
+        for width in LAYOUT:
+            if width == "pool":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=False)]
-                channels = item
+                layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU()]
+                channels = int(width)
         self.features = nn.Sequential(*layers)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
 
+    def train(self, mode: bool = True) -> VGG16Features:
+        """Stays in eval mode whatever a containing module asks."""
+        return super().train(False)
+
     def forward(self, images: Tensor) -> list[Tensor]:
+        assert images.ndim == 4 and images.shape[1] == 3, tuple(images.shape)
         x = ((images + 1) / 2 - self.mean.to(images.dtype)) / self.std.to(images.dtype)
-        outputs = []
+        pooled = []
         for layer in self.features:
             x = layer(x)
             if isinstance(layer, nn.MaxPool2d):
-                outputs.append(x)
-        return outputs
+                pooled.append(x)
+        return pooled
 
 
 def default_vgg16_path() -> Path:
-    """Where torchvision keeps the file: the torch hub cache's checkpoints folder."""
+    """Where torchvision keeps the file: `torch.hub.get_dir()/checkpoints/vgg16-397923af.pth`."""
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
 
 
 def load_vgg16(path: str | os.PathLike[str] | None = None) -> VGG16Features:
-    """VGG16 features with the weights of a torchvision-format file (read with weights_only=True)."""
+    """VGG16Features with the weights of a torchvision-format state dict (default: the hub cache).
+
+    Reads with `weights_only=True` and keeps only the `features.N.*` keys it defines; a missing
+    file, a refused or unreadable pickle, or a missing or mis-shaped key is an InvertFillError.
+    """
     path = Path(path) if path is not None else default_vgg16_path()
     if not path.is_file():
         raise InvertFillError(
-            f"the VGG16 weights {path.name} were not found at {path}; put torchvision's {VGG16_FILE} there "
-            "(or pass its path), or run training.vgg16.download_vgg16() on a machine with a network"
+            f"the VGG16 weights {path.name} were not found at {path}; put torchvision's {VGG16_FILE} there, "
+            "or run training.vgg16.download_vgg16() on a machine with a network to fetch it into the torch hub cache"
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise InvertFillError(f"{path.name} is not a readable weights file: {str(error).splitlines()[0]}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvertFillError(f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}") from None
+    if not isinstance(state, Mapping):
+        raise InvertFillError(f"{path.name} does not hold a state dict but a {type(state).__name__}")
     model = VGG16Features()
     wanted = model.state_dict()
-    if not isinstance(state, dict):
-        raise InvertFillError(f"{path.name} does not hold a state dict")
-    for key, tensor in wanted.items():
-        if key not in state or tuple(state[key].shape) != tuple(tensor.shape):
-            raise InvertFillError(f"{path.name} is not torchvision's VGG16: {key!r} is missing or has another shape")
+    for key, reference in wanted.items():
+        value = state.get(key)
+        if not isinstance(value, Tensor) or value.shape != reference.shape:
+            found = "is missing" if value is None else f"has shape {tuple(getattr(value, 'shape', ()))}"
+            raise InvertFillError(
+                f"{path.name} is not torchvision's VGG16: {key!r} {found}, expected shape {tuple(reference.shape)}"
+            )
     model.load_state_dict({key: state[key] for key in wanted})
     return model
 
 
-def download_vgg16(destination: str | os.PathLike[str] | None = None) -> Path:
-    """Fetch torchvision's VGG16 file, check that its SHA-256 starts with the name's hash, and move it in place."""
-    destination = Path(destination) if destination is not None else default_vgg16_path()
+def fetch_checked(url: str, destination: Path, hash_prefix: str) -> Path:
+    """Download `url` to `destination` if its SHA-256 starts with `hash_prefix`, atomically.
+
+    The bytes go to a temporary file beside `destination`, renamed into place only when the
+    hash matches; on a mismatch (or any failure) the partial file is deleted.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    expected = VGG16_FILE.split("-")[1].split(".")[0]
-    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, suffix=".part")
+    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(VGG16_URL) as response:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if not digest.hexdigest().startswith(expected):
-            raise InvertFillError(f"the downloaded {VGG16_FILE} has the wrong checksum ({digest.hexdigest()[:8]}); not kept")
-        os.replace(tmp_name, destination)
+        with os.fdopen(handle, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    while chunk := response.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except OSError as error:
+                raise InvertFillError(f"could not download {url} ({error}); fetch it by hand to {destination}") from None
+        if not digest.hexdigest().startswith(hash_prefix):
+            raise InvertFillError(
+                f"the download of {url} has SHA-256 {digest.hexdigest()[:len(hash_prefix)]}…, expected {hash_prefix}…; "
+                "deleted it, try again"
+            )
+        os.replace(partial, destination)
     finally:
-        Path(tmp_name).unlink(missing_ok=True)
+        Path(partial).unlink(missing_ok=True)
     return destination
+
+
+def download_vgg16(destination: str | os.PathLike[str] | None = None) -> Path:
+    """Fetch torchvision's VGG16 file (needs a network) to `destination` (default: the hub cache) -> its path."""
+    destination = Path(destination) if destination is not None else default_vgg16_path()
+    match = HASH_PREFIX.search(VGG16_FILE)
+    assert match is not None, VGG16_FILE
+    return fetch_checked(VGG16_URL, destination, match.group(1))
