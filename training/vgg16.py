@@ -91,7 +91,9 @@ def load_vgg16(path: str | os.PathLike[str] | None = None) -> VGG16Features:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InvertFillError(f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}") from None
+        raise InvertFillError(
+            f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}"
+        ) from None
     if not isinstance(state, Mapping):
         raise InvertFillError(f"{path.name} does not hold a state dict but a {type(state).__name__}")
     model = VGG16Features()
@@ -124,10 +126,12 @@ def fetch_checked(url: str, destination: Path, hash_prefix: str) -> Path:
                         digest.update(chunk)
                         out.write(chunk)
             except OSError as error:
-                raise InvertFillError(f"could not download {url} ({error}); fetch it by hand to {destination}") from None
+                raise InvertFillError(
+                    f"could not download {url} ({error}); fetch it by hand to {destination}"
+                ) from None
         if not digest.hexdigest().startswith(hash_prefix):
             raise InvertFillError(
-                f"the download of {url} has SHA-256 {digest.hexdigest()[:len(hash_prefix)]}…, expected {hash_prefix}…; "
+                f"the download of {url} has SHA-256 {digest.hexdigest()[: len(hash_prefix)]}…, expected {hash_prefix}…; "
                 "deleted it, try again"
             )
         os.replace(partial, destination)
