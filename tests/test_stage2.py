@@ -168,3 +168,11 @@ def test_two_gloo_processes_keep_identical_models(gan_checkpoint, image_folder, 
     mp.spawn(_rank_worker, args=(free_port(), str(gan_checkpoint), str(image_folder), str(tmp_path)), nprocs=2, join=True)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert len(rank0) == len(rank1) > 0 and same(rank0, rank1)
+
+
+def test_fill_grids_show_one_row_per_kind(gan_checkpoint, image_folder, tmp_path):
+    from core.image_io import read_image
+
+    train_encoder(tiny_encoder_config(samples=3), gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+    grid = read_image(next((tmp_path / "run" / "samples").glob("fills-*.png"))).pixels
+    assert grid.shape == (4 * 32, 3 * 32, 3)

@@ -72,11 +72,11 @@ class RunFolder:
             writer.add_scalar(name, value, step)
         writer.flush()
 
-    def save_grid(self, name: str, images: Tensor, step: int) -> Path | None:
-        """Write (N, 3, H, W) images in [-1, 1] as samples/NAME.png and to TensorBoard."""
+    def save_grid(self, name: str, images: Tensor, step: int, columns: int | None = None) -> Path | None:
+        """Write (N, 3, H, W) images in [-1, 1] as samples/NAME.png (`columns` wide) and to TensorBoard."""
         if not self.is_main:
             return None
-        grid = image_grid(images)
+        grid = image_grid(images, columns)
         path = self.root / "samples" / f"{name}.png"
         write_image(path, Picture(grid))
         self._tensorboard().add_image(name.rstrip("0123456789-_") or name, grid, step, dataformats="HWC")

@@ -196,7 +196,8 @@ def train_encoder(
             with torch.no_grad():
                 out_images = trainer.model(preview * (1 - preview_masks), preview_masks, "const")
             masked = preview * (1 - preview_masks)
-            run.save_grid(f"fills-{trainer.images:09d}", torch.cat([masked, out_images.output, out_images.composite, preview]), trainer.images)
+            rows = torch.cat([masked, out_images.output, out_images.composite, preview])
+            run.save_grid(f"fills-{trainer.images:09d}", rows, trainer.images, columns=preview.shape[0])
         return path
 
     interrupted, checkpoint = run_loop(
