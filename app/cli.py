@@ -116,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(tune)
     _add_loss_options(tune, "free-form (default), outpaint, or a folder of mask files")
 
+    masks = commands.add_parser(
+        "make-masks",
+        help="write a fixed, seeded evaluation mask set",
+        description="Write N seeded masks of a coverage bucket (hard 50-60 %%, extreme 70-90 %%, all 10-90 %%, or "
+        "outpaint) as OUT/00000.png … (white = hole) with OUT/manifest.json (settings, coverages, set hash).",
+    )
+    masks.add_argument("--bucket", required=True, choices=["hard", "extreme", "all", "outpaint"])
+    masks.add_argument("--n", type=int, required=True, metavar="N", help="number of masks")
+    masks.add_argument("--res", type=int, default=256, metavar="R", help="mask size (default 256)")
+    masks.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    masks.add_argument("-o", "--output", required=True, metavar="DIR")
+
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
     info.add_argument("checkpoint", metavar="CKPT")
     return parser
@@ -291,6 +303,14 @@ def _run_finetune(args: argparse.Namespace) -> int:
     return _report_training(result, args.out)
 
 
+def _run_make_masks(args: argparse.Namespace) -> int:
+    from training.evaluation import write_mask_set
+
+    manifest = write_mask_set(args.bucket, args.n, args.res, args.seed, args.output)
+    print(f"wrote {args.n} {args.bucket} masks and {manifest}")
+    return EXIT_OK
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from core.checkpoint import describe_checkpoint
 
@@ -307,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         "train-gan": _run_train_gan,
         "train-encoder": _run_train_encoder,
         "finetune": _run_finetune,
+        "make-masks": _run_make_masks,
         "info": _run_info,
     }
     try:

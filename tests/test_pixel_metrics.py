@@ -1,0 +1,39 @@
+"""SSIM and PSNR against an independent implementation (scikit-image, a test-only dependency)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from training.metrics.pixel import psnr, ssim
+
+skimage_metrics = pytest.importorskip("skimage.metrics")
+
+
+def pair(seed: int, shape=(48, 64, 3)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, shape).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
+    return a, b
+
+
+def test_identical_images_give_ssim_one_and_infinite_psnr():
+    a, _ = pair(0)
+    assert ssim(a, a) == pytest.approx(1.0, abs=1e-12)
+    assert psnr(a, a) == math.inf
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ssim_and_psnr_agree_with_scikit_image(seed):
+    a, b = pair(seed)
+    expected_ssim = skimage_metrics.structural_similarity(
+        a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
+    assert ssim(a, b) == pytest.approx(expected_ssim, abs=1e-4)
+    assert psnr(a, b) == pytest.approx(skimage_metrics.peak_signal_noise_ratio(a, b, data_range=255), abs=1e-4)
+
+
+def test_worse_images_score_lower():
+    a, b = pair(7)
+    c = np.clip(a.astype(int) + np.random.default_rng(8).integers(-120, 121, a.shape), 0, 255).astype(np.uint8)
+    assert ssim(a, c) < ssim(a, b) < 1 and psnr(a, c) < psnr(a, b)

@@ -1,0 +1,1 @@
+"""Evaluation metrics on composited images: SSIM, PSNR, FID, LPIPS."""
