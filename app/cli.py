@@ -128,6 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     masks.add_argument("-o", "--output", required=True, metavar="DIR")
 
+    evaluation = commands.add_parser(
+        "eval",
+        help="score methods on fixed image-mask pairs",
+        description="Fill every image of --images with the masks of --masks (paired in order) by each model and "
+        "baseline, or read another method's outputs with --pred, and write OUT/<method>/*.png, OUT/report.md, "
+        "OUT/report.csv and OUT/examples.png. Every score is computed on composited images.",
+    )
+    evaluation.add_argument("--images", "--gt", required=True, metavar="DIR", help="ground-truth images")
+    evaluation.add_argument("--masks", required=True, metavar="DIR", help="a mask set (e.g. from make-masks)")
+    evaluation.add_argument("--model", action="append", default=[], metavar="[NAME=]CKPT", help="an InvertFill checkpoint (repeatable)")
+    evaluation.add_argument("--baseline", action="append", default=[], choices=["telea", "ns"], help="OpenCV baseline (repeatable)")
+    evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
+    evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluation.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
     info.add_argument("checkpoint", metavar="CKPT")
     return parser
@@ -311,6 +328,26 @@ def _run_make_masks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _named(value: str) -> tuple[str, str]:
+    """'NAME=PATH' -> (NAME, PATH); 'PATH' -> (its stem, PATH)."""
+    name, _, path = value.rpartition("=")
+    return (name or Path(path).stem, path)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from core.fill_methods import CLASSIC_NAMES, ClassicFill
+    from core.inpainter import Inpainter
+    from training.evaluation import evaluate
+
+    methods = {CLASSIC_NAMES[b]: ClassicFill(b) for b in args.baseline}
+    methods.update({name: Inpainter(path, args.device).method for name, path in map(_named, args.model)})
+    predictions = dict(map(_named, args.pred))
+    scores = evaluate(args.images, args.masks, args.output, methods, predictions, args.res, args.seed)
+    print((Path(args.output) / "report.md").read_text(), end="")
+    print(f"wrote {len(scores)} method(s) to {args.output}")
+    return EXIT_OK
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from core.checkpoint import describe_checkpoint
 
@@ -328,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "train-encoder": _run_train_encoder,
         "finetune": _run_finetune,
         "make-masks": _run_make_masks,
+        "eval": _run_eval,
         "info": _run_info,
     }
     try:

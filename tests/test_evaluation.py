@@ -1,10 +1,16 @@
-"""Evaluation mask sets: seeded, in their bucket, with a manifest; written by `invertfill make-masks`."""
+"""Evaluation: seeded mask sets with manifests, the runner, its report, and the --pred/--gt mode."""
 
 import json
 
+import numpy as np
+import pytest
+
 from app.cli import main
-from core.image_io import read_mask
+from core.errors import InvertFillError
+from core.fill_methods import ClassicFill
+from core.image_io import Picture, read_image, read_mask, write_image
 from core.masks import BUCKETS
+from training.evaluation import evaluate
 
 
 def test_make_masks_writes_a_seeded_set_with_its_manifest(tmp_path, capsys):
@@ -28,3 +34,45 @@ def test_another_seed_gives_another_set_and_bad_arguments_are_refused(tmp_path, 
     assert hashes[0] != hashes[1]
     code = main(["make-masks", "--bucket", "all", "--n", "0", "-o", str(tmp_path / "c")])
     assert code == 1 and "--n must be at least 1" in capsys.readouterr().err
+
+
+@pytest.fixture
+def eval_set(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        small = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+        write_image(tmp_path / "images" / f"img{i}.png", Picture(np.kron(small, np.ones((10, 10, 1), np.uint8))))
+    main(["make-masks", "--bucket", "all", "--n", "4", "--res", "32", "--seed", "0", "-o", str(tmp_path / "masks")])
+    return tmp_path / "images", tmp_path / "masks"
+
+
+def test_eval_writes_the_table_the_composites_and_the_grid(eval_set, tiny_checkpoint, tmp_path, capsys):
+    images, masks = eval_set
+    code = main(["eval", "--images", str(images), "--masks", str(masks), "--model", f"ours={tiny_checkpoint}",
+                 "--baseline", "telea", "--baseline", "ns", "--res", "32", "--device", "cpu", "-o", str(tmp_path / "report")])
+    out = capsys.readouterr().out
+    assert code == 0 and "| ours |" in out and "| Telea |" in out and "| Navier–Stokes |" in out
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "set hash" in report and "composited images" in report and "11×11 Gaussian" in report
+    csv = (tmp_path / "report" / "report.csv").read_text().splitlines()
+    assert csv[0] == "method,PSNR,SSIM" and len(csv) == 4
+    assert len(list((tmp_path / "report" / "ours").glob("*.png"))) == 8
+    grid = read_image(tmp_path / "report" / "examples.png").pixels
+    assert grid.shape == (4 * 32, 6 * 32, 3)
+    for row in csv[1:]:
+        _, psnr_value, ssim_value = row.split(",")
+        assert 0 < float(ssim_value) <= 1 and float(psnr_value) > 5
+
+
+def test_pred_gt_mode_scores_the_same_composites_identically(eval_set, tmp_path):
+    images, masks = eval_set
+    model_scores = evaluate(images, masks, tmp_path / "a", methods={"Telea": ClassicFill("telea")}, resolution=32)
+    pred_scores = evaluate(images, masks, tmp_path / "b", predictions={"Telea": tmp_path / "a" / "Telea"}, resolution=32)
+    assert pred_scores == model_scores
+
+
+def test_pred_mode_needs_every_prediction(eval_set, tmp_path):
+    images, masks = eval_set
+    (tmp_path / "partial").mkdir()
+    with pytest.raises(InvertFillError, match="no prediction named img0"):
+        evaluate(images, masks, tmp_path / "c", predictions={"x": tmp_path / "partial"}, resolution=32)

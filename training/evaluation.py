@@ -1,10 +1,13 @@
-"""The paper's evaluation protocol (§4.1–4.2): fixed, seeded mask sets shared by every method."""
+"""The paper's evaluation protocol (§4.1–4.2): fixed, seeded mask sets shared by every method, every
+method filled and scored on the same image–mask pairs, on composited images."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +15,13 @@ import numpy as np
 from core import __version__
 from core.atomic_write import atomic_write
 from core.errors import InvertFillError
-from core.image_io import Picture, write_image
-from core.masks import BUCKETS, MAX_TRIES, coverage_of, mask_set
+from core.fill_methods import FillMethod
+from core.fill_strategy import fill_rgb8
+from core.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image
+from core.masks import BUCKETS, MAX_TRIES, MaskFolder, coverage_of, mask_set
+
+from .data import image_files, square_crop
+from .metrics.pixel import psnr, ssim
 
 MASK_SET_BUCKETS = (*BUCKETS, "outpaint")
 MANIFEST = "manifest.json"
@@ -50,3 +58,123 @@ def write_mask_set(bucket: str, n: int, resolution: int, seed: int, out: str | o
     with atomic_write(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1))
     return out / MANIFEST
+
+
+@dataclass
+class EvalPair:
+    """One evaluation case: a ground-truth image (H, W, 3 uint8) and its hole mask (H, W bool)."""
+
+    name: str
+    image: np.ndarray
+    hole: np.ndarray
+
+
+def load_pairs(images_dir: str | os.PathLike[str], masks_dir: str | os.PathLike[str], resolution: int) -> list[EvalPair]:
+    """Images (sorted, centre-cropped and resized to `resolution`) paired with masks in order, cycling."""
+    files = image_files(Path(images_dir))
+    if not files:
+        raise InvertFillError(f"no images in {images_dir}")
+    masks = MaskFolder(masks_dir, resolution)
+    pairs = []
+    for index, path in enumerate(files):
+        image = square_crop(read_image(path).rgb8(), resolution, "center", np.random.default_rng(0))
+        pairs.append(EvalPair(path.stem, image, masks.load(index % len(masks))))
+    return pairs
+
+
+def composite(image: np.ndarray, output: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """I ⊙ (1 − M) + O ⊙ M for uint8 (H, W, 3) images."""
+    return np.where(hole[..., None], output, image)
+
+
+def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0) -> list[np.ndarray]:
+    """Every pair filled by `method` in one window over the image (resized to the method's size): the compositions."""
+    return [composite(p.image, fill_rgb8(method, p.image, p.hole, "resize", seed), p.hole) for p in pairs]
+
+
+def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[str, float]:
+    """Mean SSIM and PSNR (finite PSNRs only; an all-known mask gives infinity) over the set."""
+    ssims = [ssim(c, p.image) for p, c in zip(pairs, composites)]
+    psnrs = [v for v in (psnr(c, p.image) for p, c in zip(pairs, composites)) if math.isfinite(v)]
+    return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf}
+
+
+def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair]) -> list[np.ndarray]:
+    """Another method's outputs, named like the images, composited with the ground truth."""
+    outputs = []
+    for pair in pairs:
+        matches = [p for p in Path(pred_dir).glob(f"{pair.name}.*") if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not matches:
+            raise InvertFillError(f"no prediction named {pair.name}.* in {pred_dir}")
+        output = read_image(matches[0]).rgb8()
+        if output.shape != pair.image.shape:
+            raise InvertFillError(f"{matches[0].name} is {output.shape[1]}×{output.shape[0]}, the ground truth {pair.image.shape[1]}×{pair.image.shape[0]}")
+        outputs.append(composite(pair.image, output, pair.hole))
+    return outputs
+
+
+def write_composites(folder: Path, pairs: list[EvalPair], composites: list[np.ndarray]) -> None:
+    for pair, image in zip(pairs, composites):
+        write_image(folder / f"{pair.name}.png", Picture(image))
+
+
+def report_table(scores: dict[str, dict[str, float]], settings: dict[str, object]) -> tuple[str, str]:
+    """Markdown and CSV: one row per method, one column per metric, the settings under the table."""
+    metrics = sorted({m for row in scores.values() for m in row})
+    lines = ["| method | " + " | ".join(metrics) + " |", "| --- |" + " ---: |" * len(metrics)]
+    csv_lines = ["method," + ",".join(metrics)]
+    for method, row in scores.items():
+        lines.append(f"| {method} | " + " | ".join(f"{row[m]:.4f}" if m in row else "-" for m in metrics) + " |")
+        csv_lines.append(method + "," + ",".join(f"{row[m]:.6f}" if m in row else "" for m in metrics))
+    lines.append("")
+    lines.extend(f"- {key}: {value}" for key, value in settings.items())
+    return "\n".join(lines) + "\n", "\n".join(csv_lines) + "\n"
+
+
+def example_grid(pairs: list[EvalPair], results: dict[str, list[np.ndarray]], count: int = 4) -> np.ndarray:
+    """Rows of input (masked), mask, each method's composite and the ground truth: (rows·H, cols·W, 3)."""
+    rows = []
+    for i, pair in enumerate(pairs[:count]):
+        masked = np.where(pair.hole[..., None], 127, pair.image).astype(np.uint8)
+        mask = np.repeat(np.where(pair.hole, 255, 0).astype(np.uint8)[..., None], 3, axis=2)
+        rows.append(np.concatenate([masked, mask, *(results[m][i] for m in results), pair.image], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def evaluate(
+    images_dir: str | os.PathLike[str],
+    masks_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    methods: dict[str, FillMethod] | None = None,
+    predictions: dict[str, str | os.PathLike[str]] | None = None,
+    resolution: int = 256,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Fill (or read) every image–mask pair for each method, write OUT/<method>/*.png,
+    OUT/report.md, OUT/report.csv and OUT/examples.png; return the scores."""
+    out = Path(out)
+    pairs = load_pairs(images_dir, masks_dir, resolution)
+    results = {name: fill_pairs(method, pairs, seed) for name, method in (methods or {}).items()}
+    results.update({name: read_predictions(folder, pairs) for name, folder in (predictions or {}).items()})
+    if not results:
+        raise InvertFillError("nothing to evaluate: give a model, a baseline or predictions")
+    scores = {}
+    for name, composites in results.items():
+        write_composites(out / name, pairs, composites)
+        scores[name] = pixel_scores(pairs, composites)
+    manifest = Path(masks_dir) / MANIFEST
+    settings = {
+        "images": f"{len(pairs)} from {images_dir}, centre-cropped to {resolution}×{resolution}",
+        "masks": f"{masks_dir} (set hash {json.loads(manifest.read_text())['set_hash'][:12]})" if manifest.is_file() else str(masks_dir),
+        "scored on": "composited images I ⊙ (1 − M) + O ⊙ M",
+        "SSIM": "RGB, 11×11 Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 255, 5-px border excluded",
+        "PSNR": "dB, data range 255, mean over images (infinite values left out)",
+        "seed": seed,
+    }
+    markdown, csv = report_table(scores, settings)
+    with atomic_write(out / "report.md") as tmp:
+        tmp.write_text(markdown)
+    with atomic_write(out / "report.csv") as tmp:
+        tmp.write_text(csv)
+    write_image(out / "examples.png", Picture(example_grid(pairs, results)))
+    return scores
