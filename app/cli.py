@@ -136,11 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/report.csv and OUT/examples.png. Every score is computed on composited images.",
     )
     evaluation.add_argument("--images", "--gt", required=True, metavar="DIR", help="ground-truth images")
-    evaluation.add_argument("--masks", required=True, metavar="DIR", help="a mask set (e.g. from make-masks)")
+    evaluation.add_argument("--masks", required=True, action="append", metavar="[BUCKET=]DIR", help="a mask set from make-masks (repeatable: one column group each)")
     evaluation.add_argument("--model", action="append", default=[], metavar="[NAME=]CKPT", help="an InvertFill checkpoint (repeatable)")
     evaluation.add_argument("--baseline", action="append", default=[], choices=["telea", "ns"], help="OpenCV baseline (repeatable)")
     evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
     evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
+    evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluation.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
@@ -335,14 +336,17 @@ def _named(value: str) -> tuple[str, str]:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    from core.device import resolve_device
     from core.fill_methods import CLASSIC_NAMES, ClassicFill
     from core.inpainter import Inpainter
-    from training.evaluation import evaluate
+    from training.evaluation import evaluate, mask_set_name
 
     methods = {CLASSIC_NAMES[b]: ClassicFill(b) for b in args.baseline}
     methods.update({name: Inpainter(path, args.device).method for name, path in map(_named, args.model)})
     predictions = dict(map(_named, args.pred))
-    scores = evaluate(args.images, args.masks, args.output, methods, predictions, args.res, args.seed)
+    mask_sets = {name if "=" in value else mask_set_name(path): path for value in args.masks for name, path in [_named(value)]}
+    device = str(resolve_device(args.device))
+    scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, device)
     print((Path(args.output) / "report.md").read_text(), end="")
     print(f"wrote {len(scores)} method(s) to {args.output}")
     return EXIT_OK

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from app.cli import main
 from core.errors import InvertFillError
@@ -42,32 +43,34 @@ def eval_set(tmp_path):
     for i in range(8):
         small = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
         write_image(tmp_path / "images" / f"img{i}.png", Picture(np.kron(small, np.ones((10, 10, 1), np.uint8))))
-    main(["make-masks", "--bucket", "all", "--n", "4", "--res", "32", "--seed", "0", "-o", str(tmp_path / "masks")])
-    return tmp_path / "images", tmp_path / "masks"
+    main(["make-masks", "--bucket", "all", "--n", "4", "--res", "32", "--seed", "0", "-o", str(tmp_path / "all")])
+    main(["make-masks", "--bucket", "hard", "--n", "4", "--res", "32", "--seed", "0", "-o", str(tmp_path / "hard")])
+    return tmp_path / "images", {"all": tmp_path / "all", "hard": tmp_path / "hard"}
 
 
 def test_eval_writes_the_table_the_composites_and_the_grid(eval_set, tiny_checkpoint, tmp_path, capsys):
     images, masks = eval_set
-    code = main(["eval", "--images", str(images), "--masks", str(masks), "--model", f"ours={tiny_checkpoint}",
+    code = main(["eval", "--images", str(images), "--masks", str(masks["all"]), "--masks", str(masks["hard"]), "--model", f"ours={tiny_checkpoint}",
                  "--baseline", "telea", "--baseline", "ns", "--res", "32", "--device", "cpu", "-o", str(tmp_path / "report")])
     out = capsys.readouterr().out
     assert code == 0 and "| ours |" in out and "| Telea |" in out and "| Navier–Stokes |" in out
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "set hash" in report and "composited images" in report and "11×11 Gaussian" in report
+    assert "mask sets: all " in report and "composited images" in report and "11×11 Gaussian" in report
     csv = (tmp_path / "report" / "report.csv").read_text().splitlines()
-    assert csv[0] == "method,PSNR,SSIM" and len(csv) == 4
-    assert len(list((tmp_path / "report" / "ours").glob("*.png"))) == 8
-    grid = read_image(tmp_path / "report" / "examples.png").pixels
+    assert csv[0] == "method,all PSNR,all SSIM,hard PSNR,hard SSIM" and len(csv) == 4
+    assert len(list((tmp_path / "report" / "hard" / "ours").glob("*.png"))) == 8
+    grid = read_image(tmp_path / "report" / "examples-hard.png").pixels
     assert grid.shape == (4 * 32, 6 * 32, 3)
     for row in csv[1:]:
-        _, psnr_value, ssim_value = row.split(",")
-        assert 0 < float(ssim_value) <= 1 and float(psnr_value) > 5
+        values = [float(v) for v in row.split(",")[1:]]
+        assert 0 < values[1] <= 1 and 0 < values[3] <= 1 and values[0] > 5 and values[2] > 5
 
 
 def test_pred_gt_mode_scores_the_same_composites_identically(eval_set, tmp_path):
     images, masks = eval_set
-    model_scores = evaluate(images, masks, tmp_path / "a", methods={"Telea": ClassicFill("telea")}, resolution=32)
-    pred_scores = evaluate(images, masks, tmp_path / "b", predictions={"Telea": tmp_path / "a" / "Telea"}, resolution=32)
+    one = {"all": masks["all"]}
+    model_scores = evaluate(images, one, tmp_path / "a", methods={"Telea": ClassicFill("telea")}, resolution=32)
+    pred_scores = evaluate(images, one, tmp_path / "b", predictions={"Telea": tmp_path / "a" / "all" / "Telea"}, resolution=32)
     assert pred_scores == model_scores
 
 
@@ -76,3 +79,30 @@ def test_pred_mode_needs_every_prediction(eval_set, tmp_path):
     (tmp_path / "partial").mkdir()
     with pytest.raises(InvertFillError, match="no prediction named img0"):
         evaluate(images, masks, tmp_path / "c", predictions={"x": tmp_path / "partial"}, resolution=32)
+
+
+def test_predictions_are_read_per_bucket_when_given_so(eval_set, tmp_path):
+    images, masks = eval_set
+    evaluate(images, masks, tmp_path / "a", methods={"NS": ClassicFill("ns")}, resolution=32)
+    pred = tmp_path / "pred"
+    for bucket in masks:
+        (pred / bucket).mkdir(parents=True)
+        for png in (tmp_path / "a" / bucket / "NS").iterdir():
+            (pred / bucket / png.name).write_bytes(png.read_bytes())
+    assert evaluate(images, masks, tmp_path / "b", predictions={"NS": pred}, resolution=32)["hard"]["NS"] == \
+        evaluate(images, masks, tmp_path / "c", methods={"NS": ClassicFill("ns")}, resolution=32)["hard"]["NS"]
+
+
+def test_fid_is_computed_with_weights_and_skipped_with_a_reason_without(eval_set, tmp_path, hub_dir):
+    from test_fid import _standard_state_dict
+
+    images, masks = eval_set
+    one = {"hard": masks["hard"]}
+    scores = evaluate(images, one, tmp_path / "none", methods={"NS": ClassicFill("ns")}, resolution=32)
+    assert "FID" not in scores["hard"]["NS"]
+    assert "FID: skipped: " in (tmp_path / "none" / "report.md").read_text()
+    weights = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(_standard_state_dict(), weights)
+    scores = evaluate(images, one, tmp_path / "with", methods={"NS": ClassicFill("ns")}, resolution=32, fid_weights=weights)
+    assert scores["hard"]["NS"]["FID"] >= 0 and "InceptionV3 pool features" in (tmp_path / "with" / "report.md").read_text()
+    assert list((tmp_path / "with" / "cache").glob("fid-*.npz"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from core import __version__
 from core.atomic_write import atomic_write
@@ -21,6 +22,8 @@ from core.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image
 from core.masks import BUCKETS, MAX_TRIES, MaskFolder, coverage_of, mask_set
 
 from .data import image_files, square_crop
+from .metrics.fid import cached_statistics, compute_features, feature_statistics, frechet_distance
+from .metrics.inception import load_fid_inception
 from .metrics.pixel import psnr, ssim
 
 MASK_SET_BUCKETS = (*BUCKETS, "outpaint")
@@ -92,6 +95,35 @@ def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0) -> list
     return [composite(p.image, fill_rgb8(method, p.image, p.hole, "resize", seed), p.hole) for p in pairs]
 
 
+def _batches(images: list[np.ndarray], size: int = 16):
+    """uint8 (H, W, 3) images -> float batches (B, 3, H, W) in [-1, 1]."""
+    for start in range(0, len(images), size):
+        chunk = np.stack(images[start : start + size])
+        yield torch.from_numpy(chunk).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+class PerceptualMetrics:
+    """FID (and LPIPS) networks when their weight files are present; otherwise the reason each is skipped."""
+
+    def __init__(self, fid_weights: str | os.PathLike[str] | None, cache_dir: Path, device: torch.device) -> None:
+        self.device, self.cache_dir = device, cache_dir
+        self.skipped: dict[str, str] = {}
+        self.inception = None
+        try:
+            self.inception = load_fid_inception(fid_weights).to(device)
+        except InvertFillError as error:
+            self.skipped["FID"] = str(error)
+
+    def scores(self, pairs: list[EvalPair], composites: list[np.ndarray], real_key: str) -> dict[str, float]:
+        if self.inception is None or len(pairs) < 2:
+            return {}
+        real = cached_statistics(
+            real_key, self.cache_dir, lambda: feature_statistics(compute_features(self.inception, _batches([p.image for p in pairs]), self.device))
+        )
+        fake = feature_statistics(compute_features(self.inception, _batches(composites), self.device))
+        return {"FID": frechet_distance(*fake, *real)}
+
+
 def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[str, float]:
     """Mean SSIM and PSNR (finite PSNRs only; an all-known mask gives infinity) over the set."""
     ssims = [ssim(c, p.image) for p, c in zip(pairs, composites)]
@@ -99,13 +131,14 @@ def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[st
     return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf}
 
 
-def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair]) -> list[np.ndarray]:
-    """Another method's outputs, named like the images, composited with the ground truth."""
+def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair], bucket: str) -> list[np.ndarray]:
+    """Another method's outputs, named like the images (in PRED/<bucket>/ when that exists), composited."""
+    folder = Path(pred_dir) / bucket if (Path(pred_dir) / bucket).is_dir() else Path(pred_dir)
     outputs = []
     for pair in pairs:
-        matches = [p for p in Path(pred_dir).glob(f"{pair.name}.*") if p.suffix.lower() in IMAGE_SUFFIXES]
+        matches = [p for p in folder.glob(f"{pair.name}.*") if p.suffix.lower() in IMAGE_SUFFIXES]
         if not matches:
-            raise InvertFillError(f"no prediction named {pair.name}.* in {pred_dir}")
+            raise InvertFillError(f"no prediction named {pair.name}.* in {folder}")
         output = read_image(matches[0]).rgb8()
         if output.shape != pair.image.shape:
             raise InvertFillError(f"{matches[0].name} is {output.shape[1]}×{output.shape[0]}, the ground truth {pair.image.shape[1]}×{pair.image.shape[0]}")
@@ -113,19 +146,31 @@ def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair]) ->
     return outputs
 
 
+def mask_set_name(folder: str | os.PathLike[str]) -> str:
+    """The bucket a mask set's manifest names, or the folder's name."""
+    manifest = Path(folder) / MANIFEST
+    return json.loads(manifest.read_text())["bucket"] if manifest.is_file() else Path(folder).name
+
+
 def write_composites(folder: Path, pairs: list[EvalPair], composites: list[np.ndarray]) -> None:
     for pair, image in zip(pairs, composites):
         write_image(folder / f"{pair.name}.png", Picture(image))
 
 
-def report_table(scores: dict[str, dict[str, float]], settings: dict[str, object]) -> tuple[str, str]:
-    """Markdown and CSV: one row per method, one column per metric, the settings under the table."""
-    metrics = sorted({m for row in scores.values() for m in row})
-    lines = ["| method | " + " | ".join(metrics) + " |", "| --- |" + " ---: |" * len(metrics)]
-    csv_lines = ["method," + ",".join(metrics)]
-    for method, row in scores.items():
-        lines.append(f"| {method} | " + " | ".join(f"{row[m]:.4f}" if m in row else "-" for m in metrics) + " |")
-        csv_lines.append(method + "," + ",".join(f"{row[m]:.6f}" if m in row else "" for m in metrics))
+def report_table(scores: dict[str, dict[str, dict[str, float]]], settings: dict[str, object]) -> tuple[str, str]:
+    """Markdown and CSV in the layout of the paper's Table 1: a row per method, a column per
+    (bucket, metric), and the settings that change the numbers under the table.
+
+    scores: {bucket: {method: {metric: value}}}
+    """
+    columns = [(bucket, metric) for bucket, rows in scores.items() for metric in sorted({m for r in rows.values() for m in r})]
+    methods = list(dict.fromkeys(m for rows in scores.values() for m in rows))
+    lines = ["| method | " + " | ".join(f"{b} {m}" for b, m in columns) + " |", "| --- |" + " ---: |" * len(columns)]
+    csv_lines = ["method," + ",".join(f"{b} {m}" for b, m in columns)]
+    for method in methods:
+        values = [scores[b].get(method, {}).get(m) for b, m in columns]
+        lines.append(f"| {method} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in values) + " |")
+        csv_lines.append(method + "," + ",".join("" if v is None else f"{v:.6f}" for v in values))
     lines.append("")
     lines.extend(f"- {key}: {value}" for key, value in settings.items())
     return "\n".join(lines) + "\n", "\n".join(csv_lines) + "\n"
@@ -143,32 +188,46 @@ def example_grid(pairs: list[EvalPair], results: dict[str, list[np.ndarray]], co
 
 def evaluate(
     images_dir: str | os.PathLike[str],
-    masks_dir: str | os.PathLike[str],
+    mask_sets: dict[str, str | os.PathLike[str]],
     out: str | os.PathLike[str],
     methods: dict[str, FillMethod] | None = None,
     predictions: dict[str, str | os.PathLike[str]] | None = None,
     resolution: int = 256,
     seed: int = 0,
-) -> dict[str, dict[str, float]]:
-    """Fill (or read) every image–mask pair for each method, write OUT/<method>/*.png,
-    OUT/report.md, OUT/report.csv and OUT/examples.png; return the scores."""
-    out = Path(out)
-    pairs = load_pairs(images_dir, masks_dir, resolution)
-    results = {name: fill_pairs(method, pairs, seed) for name, method in (methods or {}).items()}
-    results.update({name: read_predictions(folder, pairs) for name, folder in (predictions or {}).items()})
-    if not results:
+    fid_weights: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+) -> dict[str, dict[str, dict[str, float]]]:
+    """For each mask set (bucket), fill (or read) every image–mask pair by each method and score
+    the compositions; write OUT/<bucket>/<method>/*.png, OUT/examples-<bucket>.png, OUT/report.md
+    and OUT/report.csv. Returns {bucket: {method: {metric: value}}}."""
+    if not methods and not predictions:
         raise InvertFillError("nothing to evaluate: give a model, a baseline or predictions")
-    scores = {}
-    for name, composites in results.items():
-        write_composites(out / name, pairs, composites)
-        scores[name] = pixel_scores(pairs, composites)
-    manifest = Path(masks_dir) / MANIFEST
+    out = Path(out)
+    perceptual = PerceptualMetrics(fid_weights, out / "cache", torch.device(device))
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    hashes, count = {}, 0
+    for bucket, masks_dir in mask_sets.items():
+        pairs = load_pairs(images_dir, masks_dir, resolution)
+        count = len(pairs)
+        results = {name: fill_pairs(method, pairs, seed) for name, method in (methods or {}).items()}
+        results.update({name: read_predictions(folder, pairs, bucket) for name, folder in (predictions or {}).items()})
+        scores[bucket] = {}
+        for name, composites in results.items():
+            write_composites(out / bucket / name, pairs, composites)
+            real_key = f"{Path(images_dir).resolve()}|{resolution}|" + ",".join(p.name for p in pairs)
+            scores[bucket][name] = {**pixel_scores(pairs, composites), **perceptual.scores(pairs, composites, real_key)}
+        write_image(out / f"examples-{bucket}.png", Picture(example_grid(pairs, results)))
+        manifest = Path(masks_dir) / MANIFEST
+        hashes[bucket] = json.loads(manifest.read_text())["set_hash"][:12] if manifest.is_file() else f"(no manifest: {masks_dir})"
     settings = {
-        "images": f"{len(pairs)} from {images_dir}, centre-cropped to {resolution}×{resolution}",
-        "masks": f"{masks_dir} (set hash {json.loads(manifest.read_text())['set_hash'][:12]})" if manifest.is_file() else str(masks_dir),
+        "images": f"{count} from {images_dir}, centre-cropped to {resolution}×{resolution}, paired with masks in order",
+        "mask sets": ", ".join(f"{b} {h}" for b, h in hashes.items()),
         "scored on": "composited images I ⊙ (1 − M) + O ⊙ M",
         "SSIM": "RGB, 11×11 Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 255, 5-px border excluded",
         "PSNR": "dB, data range 255, mean over images (infinite values left out)",
+        "FID": f"InceptionV3 pool features (pt_inception-2015-12-05), 299×299 bilinear, float64 statistics, composites vs the {count} ground-truth images"
+        if perceptual.inception is not None
+        else f"skipped: {perceptual.skipped['FID']}",
         "seed": seed,
     }
     markdown, csv = report_table(scores, settings)
@@ -176,5 +235,4 @@ def evaluate(
         tmp.write_text(markdown)
     with atomic_write(out / "report.csv") as tmp:
         tmp.write_text(csv)
-    write_image(out / "examples.png", Picture(example_grid(pairs, results)))
     return scores
