@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
     evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
     evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
+    evaluation.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS trunk; weights from the torch hub cache")
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluation.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
@@ -346,7 +347,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     predictions = dict(map(_named, args.pred))
     mask_sets = {name if "=" in value else mask_set_name(path): path for value in args.masks for name, path in [_named(value)]}
     device = str(resolve_device(args.device))
-    scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, device)
+    scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, args.lpips, device)
     print((Path(args.output) / "report.md").read_text(), end="")
     print(f"wrote {len(scores)} method(s) to {args.output}")
     return EXIT_OK

@@ -11,7 +11,7 @@ from core.errors import InvertFillError
 from core.fill_methods import ClassicFill
 from core.image_io import Picture, read_image, read_mask, write_image
 from core.masks import BUCKETS
-from training.evaluation import evaluate
+from training.evaluation import evaluate, load_pairs
 
 
 def test_make_masks_writes_a_seeded_set_with_its_manifest(tmp_path, capsys):
@@ -106,3 +106,24 @@ def test_fid_is_computed_with_weights_and_skipped_with_a_reason_without(eval_set
     scores = evaluate(images, one, tmp_path / "with", methods={"NS": ClassicFill("ns")}, resolution=32, fid_weights=weights)
     assert scores["hard"]["NS"]["FID"] >= 0 and "InceptionV3 pool features" in (tmp_path / "with" / "report.md").read_text()
     assert list((tmp_path / "with" / "cache").glob("fid-*.npz"))
+
+
+def test_lpips_is_computed_from_the_hub_cache_and_zero_for_a_perfect_method(eval_set, tmp_path, hub_dir):
+    from test_lpips import _random_heads_state, _random_trunk_state
+
+    from training.metrics.lpips import default_heads_path, default_trunk_path
+
+    images, masks = eval_set
+    one = {"hard": masks["hard"]}
+    evaluate(images, one, tmp_path / "none", methods={"NS": ClassicFill("ns")}, resolution=32)
+    assert "LPIPS: skipped: " in (tmp_path / "none" / "report.md").read_text()
+    for path, state in ((default_trunk_path("alex"), _random_trunk_state("alex")), (default_heads_path("alex"), _random_heads_state("alex"))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, path)
+    perfect = tmp_path / "perfect"
+    for pair in load_pairs(images, masks["hard"], 32):
+        write_image(perfect / f"{pair.name}.png", Picture(pair.image))
+    scores = evaluate(images, one, tmp_path / "with", methods={"NS": ClassicFill("ns")}, predictions={"perfect": perfect}, resolution=32)
+    assert scores["hard"]["NS"]["LPIPS"] > 0
+    assert scores["hard"]["perfect"]["LPIPS"] == 0 and scores["hard"]["perfect"]["SSIM"] == pytest.approx(1.0)
+    assert "v0.1, alex trunk" in (tmp_path / "with" / "report.md").read_text()

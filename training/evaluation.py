@@ -24,6 +24,7 @@ from core.masks import BUCKETS, MAX_TRIES, MaskFolder, coverage_of, mask_set
 from .data import image_files, square_crop
 from .metrics.fid import cached_statistics, compute_features, feature_statistics, frechet_distance
 from .metrics.inception import load_fid_inception
+from .metrics.lpips import load_lpips
 from .metrics.pixel import psnr, ssim
 
 MASK_SET_BUCKETS = (*BUCKETS, "outpaint")
@@ -103,25 +104,41 @@ def _batches(images: list[np.ndarray], size: int = 16):
 
 
 class PerceptualMetrics:
-    """FID (and LPIPS) networks when their weight files are present; otherwise the reason each is skipped."""
+    """FID and LPIPS networks when their weight files are present; otherwise the reason each is skipped."""
 
-    def __init__(self, fid_weights: str | os.PathLike[str] | None, cache_dir: Path, device: torch.device) -> None:
-        self.device, self.cache_dir = device, cache_dir
+    def __init__(self, fid_weights: str | os.PathLike[str] | None, lpips_trunk: str, cache_dir: Path, device: torch.device) -> None:
+        self.device, self.cache_dir, self.lpips_trunk = device, cache_dir, lpips_trunk
         self.skipped: dict[str, str] = {}
-        self.inception = None
+        self.inception = self.lpips = None
         try:
             self.inception = load_fid_inception(fid_weights).to(device)
         except InvertFillError as error:
             self.skipped["FID"] = str(error)
+        try:
+            self.lpips = load_lpips(lpips_trunk).to(device)
+        except InvertFillError as error:
+            self.skipped["LPIPS"] = str(error)
 
     def scores(self, pairs: list[EvalPair], composites: list[np.ndarray], real_key: str) -> dict[str, float]:
-        if self.inception is None or len(pairs) < 2:
-            return {}
-        real = cached_statistics(
-            real_key, self.cache_dir, lambda: feature_statistics(compute_features(self.inception, _batches([p.image for p in pairs]), self.device))
-        )
-        fake = feature_statistics(compute_features(self.inception, _batches(composites), self.device))
-        return {"FID": frechet_distance(*fake, *real)}
+        """FID of the composites against the ground truth, and their mean LPIPS distance to it."""
+        scores = {}
+        if self.inception is not None and len(pairs) >= 2:
+            real = cached_statistics(
+                real_key, self.cache_dir, lambda: feature_statistics(compute_features(self.inception, _batches([p.image for p in pairs]), self.device))
+            )
+            fake = feature_statistics(compute_features(self.inception, _batches(composites), self.device))
+            scores["FID"] = frechet_distance(*fake, *real)
+        if self.lpips is not None:
+            with torch.no_grad():
+                distances = [
+                    self.lpips(fake.to(self.device), real.to(self.device))
+                    for fake, real in zip(_batches(composites), _batches([p.image for p in pairs]))
+                ]
+            scores["LPIPS"] = float(torch.cat(distances).mean())
+        return scores
+
+    def describe(self, name: str, used: str) -> str:
+        return used if name not in self.skipped else f"skipped: {self.skipped[name]}"
 
 
 def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[str, float]:
@@ -195,6 +212,7 @@ def evaluate(
     resolution: int = 256,
     seed: int = 0,
     fid_weights: str | os.PathLike[str] | None = None,
+    lpips_trunk: str = "alex",
     device: str = "cpu",
 ) -> dict[str, dict[str, dict[str, float]]]:
     """For each mask set (bucket), fill (or read) every image–mask pair by each method and score
@@ -203,7 +221,7 @@ def evaluate(
     if not methods and not predictions:
         raise InvertFillError("nothing to evaluate: give a model, a baseline or predictions")
     out = Path(out)
-    perceptual = PerceptualMetrics(fid_weights, out / "cache", torch.device(device))
+    perceptual = PerceptualMetrics(fid_weights, lpips_trunk, out / "cache", torch.device(device))
     scores: dict[str, dict[str, dict[str, float]]] = {}
     hashes, count = {}, 0
     for bucket, masks_dir in mask_sets.items():
@@ -225,9 +243,10 @@ def evaluate(
         "scored on": "composited images I ⊙ (1 − M) + O ⊙ M",
         "SSIM": "RGB, 11×11 Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 255, 5-px border excluded",
         "PSNR": "dB, data range 255, mean over images (infinite values left out)",
-        "FID": f"InceptionV3 pool features (pt_inception-2015-12-05), 299×299 bilinear, float64 statistics, composites vs the {count} ground-truth images"
-        if perceptual.inception is not None
-        else f"skipped: {perceptual.skipped['FID']}",
+        "FID": perceptual.describe(
+            "FID", f"InceptionV3 pool features (pt_inception-2015-12-05), 299×299 bilinear, float64 statistics, composites vs the {count} ground-truth images"
+        ),
+        "LPIPS": perceptual.describe("LPIPS", f"v0.1, {lpips_trunk} trunk, mean over images, composites vs ground truth"),
         "seed": seed,
     }
     markdown, csv = report_table(scores, settings)
