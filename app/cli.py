@@ -349,7 +349,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     device = str(resolve_device(args.device))
     scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, args.lpips, device)
     print((Path(args.output) / "report.md").read_text(), end="")
-    print(f"wrote {len(scores)} method(s) to {args.output}")
+    methods_scored = {m for rows in scores.values() for m in rows}
+    print(f"wrote {len(methods_scored)} method(s) on {len(scores)} mask set(s) to {args.output}")
     return EXIT_OK
 
 
