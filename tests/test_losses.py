@@ -31,7 +31,8 @@ from training.losses import (
     style_loss,
     tv_loss,
 )
-from training.vgg16 import VGG16_FILE, VGG16Features, download_vgg16, fetch_checked, load_vgg16
+from training.vgg16 import VGG16_FILE, VGG16Features, download_vgg16, load_vgg16
+from training.weights_file import fetch_checked
 
 STYLE_DIM = 16
 VGG16_CONVS = {

@@ -8,19 +8,14 @@ without depending on torchvision. `load_vgg16` reads it from a path or the torch
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
 import re
-import tempfile
-import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from core.errors import InvertFillError
+from .weights_file import checked_subset, fetch_checked, read_state_dict
 
 VGG16_FILE = "vgg16-397923af.pth"
 VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
@@ -32,6 +27,19 @@ HASH_PREFIX = re.compile(r"-([a-f0-9]{8,})\.")
 """torchvision's file-name convention: `name-<first hex digits of the SHA-256>.pth`."""
 
 
+def vgg_layers(layout: tuple[int | str, ...]) -> nn.Sequential:
+    """torchvision's VGG `features` layers for a layout of conv widths and "pool": conv, ReLU, …, max-pool."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for width in layout:
+        if width == "pool":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU()]
+            channels = int(width)
+    return nn.Sequential(*layers)
+
+
 class VGG16Features(nn.Module):
     """images (N, 3, H, W) in [-1, 1] -> [pool1 (N, 64, H/2, W/2), pool2 (N, 128, H/4, W/4), pool3 (N, 256, H/8, W/8)].
 
@@ -41,15 +49,7 @@ class VGG16Features(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        channels = 3
-        for width in LAYOUT:
-            if width == "pool":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU()]
-                channels = int(width)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_layers(LAYOUT)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -82,62 +82,14 @@ def load_vgg16(path: str | os.PathLike[str] | None = None) -> VGG16Features:
     file, a refused or unreadable pickle, or a missing or mis-shaped key is an InvertFillError.
     """
     path = Path(path) if path is not None else default_vgg16_path()
-    if not path.is_file():
-        raise InvertFillError(
-            f"the VGG16 weights {path.name} were not found at {path}; put torchvision's {VGG16_FILE} there, "
-            "or run training.vgg16.download_vgg16() on a machine with a network to fetch it into the torch hub cache"
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InvertFillError(
-            f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}"
-        ) from None
-    if not isinstance(state, Mapping):
-        raise InvertFillError(f"{path.name} does not hold a state dict but a {type(state).__name__}")
+    state = read_state_dict(
+        path,
+        f"the VGG16 weights {path.name} were not found at {path}; put torchvision's {VGG16_FILE} there, "
+        "or run training.vgg16.download_vgg16() on a machine with a network to fetch it into the torch hub cache",
+    )
     model = VGG16Features()
-    wanted = model.state_dict()
-    for key, reference in wanted.items():
-        value = state.get(key)
-        if not isinstance(value, Tensor) or value.shape != reference.shape:
-            found = "is missing" if value is None else f"has shape {tuple(getattr(value, 'shape', ()))}"
-            raise InvertFillError(
-                f"{path.name} is not torchvision's VGG16: {key!r} {found}, expected shape {tuple(reference.shape)}"
-            )
-    model.load_state_dict({key: state[key] for key in wanted})
+    model.load_state_dict(checked_subset(state, model.state_dict(), path, "torchvision's VGG16"))
     return model
-
-
-def fetch_checked(url: str, destination: Path, hash_prefix: str) -> Path:
-    """Download `url` to `destination` if its SHA-256 starts with `hash_prefix`, atomically.
-
-    The bytes go to a temporary file beside `destination`, renamed into place only when the
-    hash matches; on a mismatch (or any failure) the partial file is deleted.
-    """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    while chunk := response.read(1 << 20):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except OSError as error:
-                raise InvertFillError(
-                    f"could not download {url} ({error}); fetch it by hand to {destination}"
-                ) from None
-        if not digest.hexdigest().startswith(hash_prefix):
-            raise InvertFillError(
-                f"the download of {url} has SHA-256 {digest.hexdigest()[: len(hash_prefix)]}…, expected {hash_prefix}…; "
-                "deleted it, try again"
-            )
-        os.replace(partial, destination)
-    finally:
-        Path(partial).unlink(missing_ok=True)
-    return destination
 
 
 def download_vgg16(destination: str | os.PathLike[str] | None = None) -> Path:

@@ -12,16 +12,13 @@ fetches it on a machine with a network and checks its SHA-256 prefix.
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.errors import InvertFillError
-from training.vgg16 import fetch_checked
+from training.weights_file import checked_subset, fetch_checked, read_state_dict
 
 FID_INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 FID_INCEPTION_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_INCEPTION_FILE}"
@@ -242,33 +239,14 @@ def load_fid_inception(path: str | os.PathLike[str] | None = None) -> FIDIncepti
     or unreadable pickle, or a missing or mis-shaped key is an InvertFillError.
     """
     path = Path(path) if path is not None else default_fid_inception_path()
-    if not path.is_file():
-        raise InvertFillError(
-            f"the FID Inception weights {path.name} were not found at {path}; put pytorch-fid's {FID_INCEPTION_FILE} "
-            f"there (default place: {default_fid_inception_path()}), or run "
-            "training.metrics.inception.download_fid_inception() on a machine with a network to fetch it"
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InvertFillError(
-            f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}"
-        ) from None
-    if not isinstance(state, Mapping):
-        raise InvertFillError(f"{path.name} does not hold a state dict but a {type(state).__name__}")
+    state = read_state_dict(
+        path,
+        f"the FID Inception weights {path.name} were not found at {path}; put pytorch-fid's {FID_INCEPTION_FILE} "
+        "there, or run training.metrics.inception.download_fid_inception() on a machine with a network to fetch it",
+    )
     model = FIDInception()
-    wanted = model.state_dict()
-    for key, reference in wanted.items():
-        if not _is_required(key):
-            continue
-        value = state.get(key)
-        if not isinstance(value, Tensor) or value.shape != reference.shape:
-            found = "is missing" if value is None else f"has shape {tuple(getattr(value, 'shape', ()))}"
-            raise InvertFillError(
-                f"{path.name} is not pytorch-fid's Inception: {key!r} {found}, expected shape {tuple(reference.shape)}"
-            )
-    model.load_state_dict({key: state[key] if _is_required(key) else reference for key, reference in wanted.items()})
+    wanted = {key: value for key, value in model.state_dict().items() if _is_required(key)}
+    model.load_state_dict({**model.state_dict(), **checked_subset(state, wanted, path, "pytorch-fid's Inception")})
     return model
 
 

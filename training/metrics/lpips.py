@@ -15,15 +15,14 @@ where f̂_k is the k-th tap normalised to unit length over channels and w_k the 
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from core.errors import InvertFillError
-from training.vgg16 import HASH_PREFIX, LAYOUT, VGG16_FILE, VGG16_URL, fetch_checked
+from training.vgg16 import HASH_PREFIX, LAYOUT, VGG16_FILE, VGG16_URL, vgg_layers
+from training.weights_file import checked_subset, fetch_checked, read_state_dict
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
@@ -95,15 +94,7 @@ class VGG16ReluFeatures(_FrozenTrunk):
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        channels = 3
-        for width in VGG16_LAYOUT:
-            if width == "pool":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU()]
-                channels = int(width)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_layers(VGG16_LAYOUT)
         self.freeze()
 
     def forward(self, x: Tensor) -> list[Tensor]:
@@ -190,36 +181,6 @@ def default_heads_path(trunk: str = "alex") -> Path:
     return Path(torch.hub.get_dir()) / "lpips" / "v0.1" / f"{trunk}.pth"
 
 
-def _read_state_dict(path: Path, missing_hint: str) -> Mapping[str, object]:
-    """A weights file read with `weights_only=True`; a missing, refused or unreadable file is an InvertFillError."""
-    if not path.is_file():
-        raise InvertFillError(f"the weights file {path.name} was not found at {path}; {missing_hint}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InvertFillError(
-            f"{path.name} is not a readable weights file (only plain tensors are accepted): {reason}"
-        ) from None
-    if not isinstance(state, Mapping):
-        raise InvertFillError(f"{path.name} does not hold a state dict but a {type(state).__name__}")
-    return state
-
-
-def _checked_subset(
-    state: Mapping[str, object], wanted: Mapping[str, Tensor], path: Path, what: str
-) -> dict[str, Tensor]:
-    """The entries of `state` that `wanted` names, each a tensor of the wanted shape, else an InvertFillError."""
-    for key, reference in wanted.items():
-        value = state.get(key)
-        if not isinstance(value, Tensor) or value.shape != reference.shape:
-            found = "is missing" if value is None else f"has shape {tuple(getattr(value, 'shape', ()))}"
-            raise InvertFillError(
-                f"{path.name} is not {what}: {key!r} {found}, expected shape {tuple(reference.shape)}"
-            )
-    return {key: state[key] for key in wanted}  # type: ignore[misc]
-
-
 def load_lpips(
     trunk: str = "alex",
     trunk_path: str | os.PathLike[str] | None = None,
@@ -235,18 +196,21 @@ def load_lpips(
     model = LPIPS(trunk)
     trunk_file = Path(trunk_path) if trunk_path is not None else default_trunk_path(trunk)
     heads_file = Path(heads_path) if heads_path is not None else default_heads_path(trunk)
-    trunk_state = _read_state_dict(
+    trunk_state = read_state_dict(
         trunk_file,
-        f"put torchvision's {TRUNK_FILES[trunk]} there, or run "
-        f"training.metrics.lpips.download_lpips_trunk({trunk!r}) on a machine with a network",
+        f"the weights file {trunk_file.name} was not found at {trunk_file}; put torchvision's {TRUNK_FILES[trunk]} there, "
+        f"or run training.metrics.lpips.download_lpips_trunk({trunk!r}) on a machine with a network",
     )
-    heads_state = _read_state_dict(heads_file, f"put the LPIPS v0.1 head file {trunk}.pth from {HEADS_URL} there")
+    heads_state = read_state_dict(
+        heads_file,
+        f"the weights file {heads_file.name} was not found at {heads_file}; put the LPIPS v0.1 head file {trunk}.pth from {HEADS_URL} there",
+    )
     trunk_name = "torchvision's AlexNet" if trunk == "alex" else "torchvision's VGG16"
-    model.net.load_state_dict(_checked_subset(trunk_state, model.net.state_dict(), trunk_file, trunk_name))
+    model.net.load_state_dict(checked_subset(trunk_state, model.net.state_dict(), trunk_file, trunk_name))
     wanted_heads = {
         f"lin{k}.{key}": value for k, head in enumerate(model.heads) for key, value in head.state_dict().items()
     }
-    heads = _checked_subset(heads_state, wanted_heads, heads_file, f"an LPIPS v0.1 {trunk} head file")
+    heads = checked_subset(heads_state, wanted_heads, heads_file, f"an LPIPS v0.1 {trunk} head file")
     for k, head in enumerate(model.heads):
         head.load_state_dict({"model.1.weight": heads[f"lin{k}.model.1.weight"]})
     return model
