@@ -30,7 +30,7 @@ from core.image_io import Picture, write_image  # noqa: E402
 from core.inpainter import Inpainter  # noqa: E402
 from core.invertfill import InvertFill  # noqa: E402
 
-SIZES = [(512, 512), (4000, 3000)]
+SIZES = [(256, 256), (512, 512), (4000, 3000)]
 
 
 def test_picture(width: int, height: int) -> tuple[Picture, np.ndarray]:

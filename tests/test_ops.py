@@ -96,21 +96,17 @@ def test_fused_bias_act_matches_reference_values_and_two_derivatives(
         assert fused[0].is_contiguous(memory_format=torch.channels_last)
 
 
-def test_fused_bias_act_slope_at_zero_follows_reference_and_relu_convention() -> None:
-    """lrelu/linear: y == 0 means x + b == 0 exactly, where the reference uses slope 1.
-
-    relu: y == 0 for every x + b <= 0; the fused path reads slope 0 there (the reference
-    differs only at exactly x + b == 0, where it gives 1).
-    """
+def test_both_paths_take_slope_alpha_at_exactly_zero() -> None:
+    """At x + b == 0 the slope is alpha on both paths (PyTorch's relu/leaky_relu convention)."""
     pytest.importorskip("triton")
     x = torch.tensor([[-0.5, 1.0, 0.0], [0.5, -3.0, -2.0]], requires_grad=True)
     b = torch.tensor([0.5, -1.0, 0.0])
-    for act in ("linear", "lrelu"):
-        fused = torch.autograd.grad(bias_act(x, b, act=act, impl="fused").sum(), x)[0]
-        reference = torch.autograd.grad(bias_act(x, b, act=act, impl="reference").sum(), x)[0]
+    for act in ("linear", "lrelu", "relu"):
+        fused = torch.autograd.grad(bias_act(x, b, act=act, gain=1.0, impl="fused").sum(), x)[0]
+        reference = torch.autograd.grad(bias_act(x, b, act=act, gain=1.0, impl="reference").sum(), x)[0]
         torch.testing.assert_close(fused, reference, atol=0, rtol=0)
-    relu_grad = torch.autograd.grad(bias_act(x, b, act="relu", gain=1.0, impl="fused").sum(), x)[0]
-    assert relu_grad.tolist() == [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    lrelu_grad = torch.autograd.grad(bias_act(x, b, act="lrelu", gain=1.0, impl="reference").sum(), x)[0]
+    torch.testing.assert_close(lrelu_grad, torch.tensor([[0.2, 0.2, 0.2], [1.0, 0.2, 0.2]]))
 
 
 @pytest.mark.parametrize("impl", IMPLS)

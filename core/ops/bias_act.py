@@ -2,7 +2,8 @@
 
 Only piecewise-linear activations are offered (`linear`, `relu`, `lrelu`), which is all
 StyleGAN2 needs; their derivative can be read off the output, so the fused path keeps
-no copy of the input and supports derivatives of any order.
+no copy of the input and supports derivatives of any order. At exactly x + b = 0 the slope
+is alpha (PyTorch's convention for relu and leaky_relu), on both paths.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from . import backend
@@ -69,7 +70,7 @@ def bias_act_reference(
         shape[dim] = -1
         x = x + b.to(x.dtype).reshape(shape)
     if alpha != 1.0:
-        x = torch.where(x >= 0, x, x * alpha)
+        x = F.leaky_relu(x, alpha)
     if gain != 1.0:
         x = x * gain
     if clamp is not None:

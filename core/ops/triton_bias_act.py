@@ -4,11 +4,9 @@ The activations are piecewise linear, so the forward keeps only its output y and
 derivative is read off y:
 
     dy/dx = gain * slope(y) * [|y| < clamp]
-    slope(y) = 1 where y > 0, alpha where y < 0, and at y == 0:
-               1 when alpha != 0 (then y == 0 only for x + b == 0, where the reference's
-                 `torch.where(x >= 0, ...)` takes the slope-1 branch),
-               0 when alpha == 0 (relu: y == 0 for every x + b <= 0; the reference gives 0
-                 for x + b < 0 and 1 only at exactly x + b == 0, which y cannot tell apart).
+    slope(y) = 1 where y > 0, alpha where y <= 0 (at y == 0, i.e. x + b == 0 for lrelu and every
+               x + b <= 0 for relu, this is PyTorch's leaky_relu/relu convention, which the
+               reference path uses too).
 
 The clamp mask is strict because y == ±clamp is where clamping saturated; the reference
 (torch.clamp) also passes the gradient for a pre-clamp value of exactly ±clamp.
@@ -54,8 +52,7 @@ def _bias_act_grad_kernel(
     inside = offsets < numel
     g = tl.load(g_ptr + offsets, mask=inside).to(COMPUTE)
     y = tl.load(y_ptr + offsets, mask=inside).to(COMPUTE)
-    positive = (y > 0) | ((y == 0) & (alpha != 0))
-    g = tl.where(positive, g, g * alpha) * gain
+    g = tl.where(y > 0, g, g * alpha) * gain
     if HAS_CLAMP:
         g = tl.where(tl.abs(y) < clamp, g, 0.0)
     tl.store(out_ptr + offsets, g.to(out_ptr.dtype.element_ty), mask=inside)
