@@ -65,12 +65,15 @@ class Inpainter:
         self.device = resolve_device(device)
         path = Path(checkpoint) if checkpoint is not None else default_model_path()
         self.checkpoint = path
+        self.resolution: int | None = None
+        self.domain = ""
         if path is None:
             self.method: FillMethod = ClassicFill("telea")
             self.description = f"{self.method.description}: {NO_MODEL}"
             return
         loaded = load_checkpoint(path, self.device)
         model = loaded.part("invertfill")
+        self.resolution, self.domain = model.config.resolution, loaded.domain
         domain = f", {loaded.domain}" if loaded.domain else ""
         description = f"InvertFill {model.config.resolution} px{domain} ({path.name}) on {self.device.type}"
         self.method = ModelFill(model, self.device, inference_dtype(self.device), description)

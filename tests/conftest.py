@@ -12,6 +12,8 @@ import torch
 # module (or the code under test) imports triton.
 if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
+# The Qt app runs without a screen; pytest-qt creates its QApplication after this.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -125,3 +127,83 @@ def hub_dir(tmp_path):
     torch.hub.set_dir(str(tmp_path / "hub"))
     yield tmp_path / "hub"
     torch.hub.set_dir(previous)
+
+
+@pytest.fixture
+def user_data(tmp_path, monkeypatch):
+    """The app's user-data folder (settings, fine-tuned models) redirected to a temp dir."""
+    folder = tmp_path / "user-data"
+    monkeypatch.setenv("INVERTFILL_USER_DATA", str(folder))
+    return folder
+
+
+class DialogAnswers:
+    """Stands in for app.gui.dialogs: records every question and answers from preset values."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str]] = []
+        self.infos: list[tuple[str, str]] = []
+        self.unsaved_answer = "discard"
+        self.open_paths: list[str | None] = []
+        self.save_paths: list[str | None] = []
+        self.folders: list[str | None] = []
+        self.quality: int | None = 90
+        self.variation: int | None = 0
+        self.thumbnails: list = []
+        self.asked_unsaved = 0
+
+    def install(self, monkeypatch) -> None:
+        from app.gui import dialogs
+
+        monkeypatch.setattr(dialogs, "show_error", lambda parent, title, message: self.errors.append((title, message)))
+        monkeypatch.setattr(dialogs, "show_info", lambda parent, title, message: self.infos.append((title, message)))
+        monkeypatch.setattr(dialogs, "ask_unsaved", self._ask_unsaved)
+        monkeypatch.setattr(dialogs, "choose_file_to_open", lambda *args: self.open_paths.pop(0))
+        monkeypatch.setattr(dialogs, "choose_file_to_save", lambda *args: self.save_paths.pop(0))
+        monkeypatch.setattr(dialogs, "choose_folder", lambda *args: self.folders.pop(0))
+        monkeypatch.setattr(dialogs, "ask_quality", lambda *args: self.quality)
+        monkeypatch.setattr(dialogs, "choose_variation", self._choose_variation)
+
+    def _ask_unsaved(self, parent, name) -> str:
+        self.asked_unsaved += 1
+        return self.unsaved_answer
+
+    def _choose_variation(self, parent, thumbnails, seed):
+        self.thumbnails = thumbnails
+        return self.variation
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    """Modal dialogs stubbed: see DialogAnswers."""
+    stub = DialogAnswers()
+    stub.install(monkeypatch)
+    return stub
+
+
+@pytest.fixture
+def settings_path(user_data):
+    return user_data / "settings.ini"
+
+
+@pytest.fixture
+def open_main_window(qtbot, user_data, answers, settings_path):
+    """Factory: a shown MainWindow (offscreen) on `model` and the CPU, with its model loaded."""
+    from PySide6.QtCore import QSettings
+
+    from app.gui.main_window import MainWindow
+    from app.gui.preferences import Preferences
+
+    windows = []
+
+    def open_window(model=None):
+        window = MainWindow(Preferences(QSettings(str(settings_path), QSettings.Format.IniFormat)), model and str(model), "cpu")
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.engine.inpainter is not None and not window.engine.busy, timeout=30000)
+        windows.append(window)
+        return window
+
+    yield open_window
+    for window in windows:
+        window.engine.shutdown()

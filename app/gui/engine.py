@@ -1,0 +1,199 @@
+"""The engine off the GUI thread: one long-lived worker thread owns the loaded model.
+
+`Engine` lives in the GUI thread and forwards requests through queued signals to `EngineWorker`,
+which runs them one at a time in its own QThread and answers with signals. Cancel sets a
+threading.Event that the running job polls, so it works while the worker is busy.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.batch import BatchJob, run_batch
+from core.errors import InvertFillError
+from core.image_io import Picture
+from core.inpainter import Inpainter
+
+
+def _describe_failure(error: BaseException) -> str:
+    """One line for the user; unexpected errors also print their traceback on stderr."""
+    if isinstance(error, InvertFillError):
+        return str(error)
+    traceback.print_exception(error, file=sys.stderr)
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+class EngineAnswers(QObject):
+    """The answers to engine requests; the worker emits them and the Engine relays them."""
+
+    model_loaded = Signal(object)
+    model_failed = Signal(str)
+    fill_finished = Signal(int, object)
+    fill_failed = Signal(int, str)
+    batch_progress = Signal(object)
+    batch_finished = Signal(object)
+    batch_failed = Signal(str)
+
+
+class EngineWorker(EngineAnswers):
+    """Runs in the engine thread. Every slot reports through a signal and never raises."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        super().__init__()
+        self.cancel = cancel
+        self.inpainter: Inpainter | None = None
+
+    def _run(self, work: Callable[[], object], failed: Callable[[str], None]) -> tuple[bool, object]:
+        """(True, work's result), or (False, None) after reporting the failure through `failed`."""
+        try:
+            return True, work()
+        except Exception as error:  # noqa: BLE001 - the worker must outlive any job
+            failed(_describe_failure(error))
+            return False, None
+
+    @Slot(object, str)
+    def load_model(self, checkpoint: Path | None, device: str) -> None:
+        ok, inpainter = self._run(lambda: Inpainter(checkpoint, device), self.model_failed.emit)
+        if ok:
+            self.inpainter = inpainter
+            self.model_loaded.emit(inpainter)
+
+    @Slot(int, object, object, str, object, int)
+    def fill(self, job: int, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None, variations: int) -> None:
+        self.cancel.clear()
+
+        def work() -> object:
+            if self.inpainter is None:
+                raise InvertFillError("no model is loaded")
+            return self.inpainter.fill(picture, hole, strategy, seed, variations, cancel=self.cancel)
+
+        ok, result = self._run(work, lambda message: self.fill_failed.emit(job, message))
+        if ok:
+            self.fill_finished.emit(job, result)
+
+    @Slot(object, str, int)
+    def batch(self, jobs: list[BatchJob], strategy: str, quality: int) -> None:
+        self.cancel.clear()
+
+        def work() -> object:
+            if self.inpainter is None:
+                raise InvertFillError("no model is loaded")
+            return run_batch(self.inpainter, jobs, strategy, quality=quality, progress=self.batch_progress.emit, cancel=self.cancel)
+
+        ok, report = self._run(work, self.batch_failed.emit)
+        if ok:
+            self.batch_finished.emit(report)
+
+
+class Engine(EngineAnswers):
+    """The GUI's handle on the worker: requests go in, answers come back as this object's signals.
+
+    `busy` is True from a request until its answer; the answer's signal is emitted first, with
+    `busy` already False, then `busy_changed(False)`, so front ends see one consistent state.
+    The loaded `Inpainter` is only read (description, device) from the GUI thread.
+    """
+
+    busy_changed = Signal(bool)
+    _load_requested = Signal(object, str)
+    _fill_requested = Signal(int, object, object, str, object, int)
+    _batch_requested = Signal(object, str, int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel = threading.Event()
+        self._thread = QThread()
+        self._thread.setObjectName("invertfill-engine")
+        self.worker = EngineWorker(self._cancel)
+        self.worker.moveToThread(self._thread)
+        self._load_requested.connect(self.worker.load_model)
+        self._fill_requested.connect(self.worker.fill)
+        self._batch_requested.connect(self.worker.batch)
+        self.worker.model_loaded.connect(self._model_loaded)
+        self.worker.model_failed.connect(self._model_failed)
+        self.worker.fill_finished.connect(self._fill_finished)
+        self.worker.fill_failed.connect(self._fill_failed)
+        self.worker.batch_progress.connect(self.batch_progress)
+        self.worker.batch_finished.connect(self._batch_finished)
+        self.worker.batch_failed.connect(self._batch_failed)
+        self._thread.start()
+        self.inpainter: Inpainter | None = None
+        self._busy = False
+        self._next_job = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _start(self) -> None:
+        if self._busy:
+            raise InvertFillError("the engine is still working on the previous request")
+        self._cancel.clear()
+        self._busy = True
+        self.busy_changed.emit(True)
+
+    def _answer(self, signal: Signal, *args: object) -> None:
+        self._busy = False
+        signal.emit(*args)
+        self.busy_changed.emit(False)
+
+    @Slot(object)
+    def _model_loaded(self, inpainter: Inpainter) -> None:
+        self.inpainter = inpainter
+        self._answer(self.model_loaded, inpainter)
+
+    @Slot(str)
+    def _model_failed(self, message: str) -> None:
+        self._answer(self.model_failed, message)
+
+    @Slot(int, object)
+    def _fill_finished(self, job: int, result: object) -> None:
+        self._answer(self.fill_finished, job, result)
+
+    @Slot(int, str)
+    def _fill_failed(self, job: int, message: str) -> None:
+        self._answer(self.fill_failed, job, message)
+
+    @Slot(object)
+    def _batch_finished(self, report: object) -> None:
+        self._answer(self.batch_finished, report)
+
+    @Slot(str)
+    def _batch_failed(self, message: str) -> None:
+        self._answer(self.batch_failed, message)
+
+    def load_model(self, checkpoint: Path | None, device: str) -> None:
+        """Load `checkpoint` (None: the embedded default) on `device`; answers model_loaded or model_failed."""
+        self._start()
+        self._load_requested.emit(checkpoint, device)
+
+    def fill(self, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None = None, variations: int = 1) -> int:
+        """Fill a copy of `picture`; returns the job number that fill_finished / fill_failed will carry.
+
+        fill_finished carries the FillResult, or None when the fill was cancelled.
+        """
+        self._start()
+        self._next_job += 1
+        self._fill_requested.emit(self._next_job, Picture(picture.pixels.copy()), hole.astype(bool), strategy, seed, variations)
+        return self._next_job
+
+    def batch(self, jobs: list[BatchJob], strategy: str, quality: int) -> None:
+        """Run a batch; answers batch_progress, then batch_finished or batch_failed."""
+        self._start()
+        self._batch_requested.emit(list(jobs), strategy, quality)
+
+    def cancel(self) -> None:
+        """Ask the running fill or batch to stop at its next check."""
+        self._cancel.set()
+
+    def shutdown(self) -> None:
+        """Cancel what runs and stop the thread (waits for the current step to end)."""
+        self._cancel.set()
+        self._thread.quit()
+        self._thread.wait()

@@ -1,0 +1,40 @@
+"""Edit → Preferences: how large images are filled, how many variations, JPEG quality."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QWidget
+
+from .preferences import Preferences
+
+STRATEGY_LABELS = {"crop": "Crop around each hole (full detail)", "resize": "Resize the whole image (faster, softer)"}
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.preferences = preferences
+        self.strategy = QComboBox()
+        for key, label in STRATEGY_LABELS.items():
+            self.strategy.addItem(label, key)
+        self.strategy.setCurrentIndex(list(STRATEGY_LABELS).index(preferences.strategy))
+        self.variations = QSpinBox()
+        self.variations.setRange(2, 12)
+        self.variations.setValue(preferences.variations)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(preferences.jpeg_quality)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Large images", self.strategy)
+        form.addRow("Variations to offer", self.variations)
+        form.addRow("JPEG / WebP quality", self.quality)
+        form.addRow(buttons)
+
+    def accept(self) -> None:
+        self.preferences.strategy = self.strategy.currentData()
+        self.preferences.variations = self.variations.value()
+        self.preferences.jpeg_quality = self.quality.value()
+        super().accept()

@@ -1,0 +1,245 @@
+"""Files in the GUI: open, drop, save, unsaved changes, batch folders, preferences, screenshots."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.gui.preferences import Preferences
+from app.gui.shortcuts_dialog import shortcut_rows
+from core.image_io import read_image, read_mask
+from tests.gui_helpers import drag, drop, wait_idle, write_photo
+
+pytestmark = pytest.mark.gui
+
+
+def paint_and_fill(qtbot, window):
+    window.document.mask[20:40, 30:60] = 1
+    with qtbot.waitSignal(window.engine.busy_changed, check_params_cb=lambda busy: not busy, timeout=30000):
+        window.fill_action.trigger()
+
+
+def test_open_from_the_dialog_and_the_recent_menu(open_main_window, answers, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "a.png")
+    write_photo(tmp_path / "b.jpg", seed=1)
+    answers.open_paths.append(str(tmp_path / "a.png"))
+    window.open_action.trigger()
+    assert window.document.name == "a.png" and window.windowTitle() == "a.png[*] — InvertFill Studio"
+    assert window.open_image(tmp_path / "b.jpg")
+    assert window.preferences.recent_files == [str(tmp_path / "b.jpg"), str(tmp_path / "a.png")]
+    window._fill_recent_menu()
+    titles = [a.text() for a in window.recent_menu.actions()]
+    assert titles[:2] == [str(tmp_path / "b.jpg"), str(tmp_path / "a.png")]
+    window.recent_menu.actions()[1].trigger()
+    assert window.document.name == "a.png"
+
+
+def test_dropping_a_file_opens_it(open_main_window, tmp_path):
+    window = open_main_window()
+    pixels = write_photo(tmp_path / "dropped.png")
+    drop(window, tmp_path / "dropped.png")
+    assert window.document is not None and window.document.name == "dropped.png"
+    assert np.array_equal(window.document.picture.pixels, pixels)
+
+
+def test_a_corrupt_file_shows_an_error_dialog_and_keeps_the_open_image(open_main_window, answers, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "good.png")
+    assert window.open_image(tmp_path / "good.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    drop(window, tmp_path / "broken.png")
+    assert len(answers.errors) == 1
+    title, message = answers.errors[0]
+    assert title == "Cannot open the image" and "broken.png" in message and "\n" not in message
+    assert window.document.name == "good.png"
+
+
+def test_unsaved_fills_prompt_before_opening_another_image(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    write_photo(tmp_path / "one.png")
+    write_photo(tmp_path / "two.png", seed=2)
+    window.open_image(tmp_path / "one.png")
+    assert window.open_image(tmp_path / "two.png") and answers.asked_unsaved == 0
+    paint_and_fill(qtbot, window)
+    answers.unsaved_answer = "cancel"
+    assert not window.open_image(tmp_path / "one.png") and window.document.name == "two.png"
+    answers.unsaved_answer = "discard"
+    assert window.open_image(tmp_path / "one.png") and answers.asked_unsaved == 2
+    assert np.array_equal(read_image(tmp_path / "two.png").pixels, window.document.picture.pixels) is False
+
+
+def test_save_prompt_on_close_writes_the_fill(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    original = write_photo(tmp_path / "photo.png")
+    window.open_image(tmp_path / "photo.png")
+    paint_and_fill(qtbot, window)
+    answers.unsaved_answer = "save"
+    window.close()
+    saved = read_image(tmp_path / "photo.png").pixels
+    assert not np.array_equal(saved, original) and np.array_equal(saved, window.document.picture.pixels)
+
+
+def test_save_as_png_keeps_alpha_and_jpeg_asks_for_quality(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    rgba = write_photo(tmp_path / "alpha.png", channels=4)
+    window.open_image(tmp_path / "alpha.png")
+    paint_and_fill(qtbot, window)
+    answers.save_paths += [str(tmp_path / "out" / "filled.png"), str(tmp_path / "out" / "filled.jpg")]
+    window.save_as_action.trigger()
+    saved = read_image(tmp_path / "out" / "filled.png").pixels
+    assert np.array_equal(saved[..., 3], rgba[..., 3]) and not window.document.modified
+    assert np.array_equal(saved, window.document.picture.pixels)
+    answers.quality = 40
+    window.save_as_action.trigger()
+    assert (tmp_path / "out" / "filled.jpg").stat().st_size < (tmp_path / "out" / "filled.png").stat().st_size
+    assert window.preferences.jpeg_quality == 40 and "alpha channel was dropped" in window.statusBar().currentMessage()
+    assert np.array_equal(read_image(tmp_path / "alpha.png").pixels, rgba)
+
+
+def test_load_and_save_a_mask(open_main_window, answers, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "photo.png", 120, 90)
+    window.open_image(tmp_path / "photo.png")
+    small = np.zeros((45, 60), np.uint8)
+    small[10:20, 10:30] = 255
+    cv2.imwrite(str(tmp_path / "half_mask.png"), small)
+    answers.open_paths.append(str(tmp_path / "half_mask.png"))
+    window.load_mask_action.trigger()
+    assert window.document.mask[20:40, 20:60].all() and int(window.document.mask.sum()) == 20 * 40
+    assert "resized the mask" in window.statusBar().currentMessage()
+    answers.save_paths.append(str(tmp_path / "saved_mask.png"))
+    window.save_mask_action.trigger()
+    assert np.array_equal(read_mask(tmp_path / "saved_mask.png"), window.document.hole())
+    window.undo_action.trigger()
+    assert not window.document.mask.any()
+
+
+def make_batch_folder(folder: Path) -> dict[str, np.ndarray]:
+    folder.mkdir()
+    pictures = {}
+    for index, name in enumerate(["cat", "dog", "orphan"]):
+        pictures[name] = write_photo(folder / f"{name}.png", 80, 60, seed=index)
+        if name != "orphan":
+            mask = np.zeros((60, 80), np.uint8)
+            mask[10:30, 10 + 20 * index : 40 + 20 * index] = 255
+            cv2.imwrite(str(folder / f"{name}_mask.png"), mask)
+    return pictures
+
+
+def test_dropping_a_folder_runs_a_batch_that_writes_the_outputs(open_main_window, tiny_checkpoint, qtbot, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    pictures = make_batch_folder(tmp_path / "photos")
+    drop(window, tmp_path / "photos")
+    panel = window.batch_dialog
+    assert panel.isVisible() and panel.image_folder.text() == str(tmp_path / "photos")
+    assert panel.output_folder.text() == str(tmp_path / "photos" / "filled")
+    with qtbot.waitSignal(panel.finished_report, timeout=60000) as finished:
+        qtbot.mouseClick(panel.start_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    report = finished.args[0]
+    outputs = sorted(p.name for p in (tmp_path / "photos" / "filled").iterdir())
+    assert outputs == ["cat.png", "dog.png"] and len(report.filled) == 2
+    for name in ("cat", "dog"):
+        filled = read_image(tmp_path / "photos" / "filled" / f"{name}.png").pixels
+        hole = read_mask(tmp_path / "photos" / f"{name}_mask.png")
+        assert np.array_equal(filled[~hole], pictures[name][~hole]) and not np.array_equal(filled[hole], pictures[name][hole])
+    summary = panel.summary.toPlainText()
+    assert summary.startswith("Filled 2 of 3 images") and "orphan.png: no mask named orphan_mask.*" in summary
+    assert panel.progress.value() == 2 and panel.start_button.isEnabled() and not window.engine.busy
+
+
+def test_batch_with_the_canvas_mask_for_every_image(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    make_batch_folder(tmp_path / "photos")
+    write_photo(tmp_path / "canvas.png", 160, 120)
+    window.open_image(tmp_path / "canvas.png")
+    window.document.mask[0:40, 0:40] = 1
+    answers.folders += [str(tmp_path / "photos"), str(tmp_path / "out")]
+    window.batch_action.trigger()
+    panel = window.batch_dialog
+    panel.use_canvas.setChecked(True)
+    panel._browse(panel.image_folder, "")
+    panel._browse(panel.output_folder, "")
+    with qtbot.waitSignal(panel.finished_report, timeout=60000):
+        panel.start()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cat.png", "cat_mask.png", "dog.png", "dog_mask.png", "orphan.png"]
+    assert "resized the mask" in panel.summary.toPlainText()
+
+
+def test_batch_without_a_canvas_mask_explains_in_a_dialog(open_main_window, answers, tmp_path):
+    window = open_main_window()
+    make_batch_folder(tmp_path / "photos")
+    window.open_batch(tmp_path / "photos")
+    window.batch_dialog.use_canvas.setChecked(True)
+    window.batch_dialog.start()
+    assert answers.errors == [("Batch fill", "the canvas has no mask: paint one, or pair masks by name")]
+    assert not window.engine.busy and not (tmp_path / "photos" / "filled").exists()
+
+
+def test_preferences_survive_a_restart_of_the_main_window(open_main_window, settings_path, tmp_path, qtbot):
+    window = open_main_window()
+    write_photo(tmp_path / "photo.png")
+    window.open_image(tmp_path / "photo.png")
+    window.set_brush_size(73)
+    window.preferences.strategy = "resize"
+    window.resize(700, 520)
+    window.close()
+    again = open_main_window()
+    assert again.canvas.brush_size == 73 and again.brush_slider.value() == 73
+    assert again.preferences.strategy == "resize" and again.preferences.device == "auto"
+    assert again.preferences.recent_files == [str(tmp_path / "photo.png")]
+    assert (again.width(), again.height()) == (700, 520)
+    assert QSettings(str(settings_path), QSettings.Format.IniFormat).value("canvas/brush_size") in (73, "73")
+
+
+def test_a_loaded_checkpoint_is_remembered(open_main_window, tiny_checkpoint, answers, qtbot):
+    window = open_main_window()
+    answers.open_paths.append(str(tiny_checkpoint))
+    window.load_model_action.trigger()
+    wait_idle(qtbot, window)
+    assert window.model_label.text() == "Model: tiny · 32 px · tests"
+    window.close()
+    assert open_main_window().model_label.text() == "Model: tiny · 32 px · tests"
+
+
+def test_help_lists_the_keyboard_shortcuts(open_main_window):
+    rows = dict(shortcut_rows(open_main_window().actions()))
+    assert rows["Fill"] == "Ctrl+Return" and rows["Brush"] == "B" and rows["Show the original while held"] == "Tab"
+    assert rows["Undo"] == "Ctrl+Z" and rows["Cancel"] == "Esc"
+
+
+def test_screenshots_of_a_painted_mask_and_after_fill(open_main_window, tiny_checkpoint, qtbot, tmp_path):
+    """Saved under a temp dir (or $INVERTFILL_SCREENSHOTS) for a person to look at."""
+    folder = Path(os.environ.get("INVERTFILL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    window = open_main_window(tiny_checkpoint)
+    window.resize(1000, 700)
+    write_photo(tmp_path / "photo.png", 320, 240)
+    window.open_image(tmp_path / "photo.png")
+    window.set_brush_size(24)
+    drag(window.canvas, [(80, 80), (160, 120), (240, 100)])
+    qtbot.wait(50)
+    painted = window.grab().toImage()
+    assert painted.save(str(folder / "main_window_mask.png"))
+    with qtbot.waitSignal(window.engine.busy_changed, check_params_cb=lambda busy: not busy, timeout=30000):
+        window.fill_action.trigger()
+    qtbot.wait(50)
+    assert window.grab().toImage().save(str(folder / "main_window_filled.png"))
+    before, after = cv2.imread(str(folder / "main_window_mask.png")), cv2.imread(str(folder / "main_window_filled.png"))
+    reddish = lambda bgr: int(((bgr[..., 2].astype(int) - bgr[..., 1]) > 60).sum())  # noqa: E731
+    assert before.shape == after.shape and reddish(before) > 2000 and reddish(after) < reddish(before) / 10
+
+
+def test_main_py_help_runs_without_a_display():
+    result = subprocess.run([sys.executable, "main.py", "--help"], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and "IMAGE" in result.stdout and "--model" in result.stdout
+
+
+def test_main_window_settings_use_the_user_data_folder(user_data):
+    assert Path(Preferences().settings.fileName()) == user_data / "settings.ini"

@@ -1,0 +1,155 @@
+"""Fill from the GUI: only masked pixels change, undo restores, variations, cancel, responsiveness."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from app.gui.variations_dialog import thumbnail_region
+from core.inpainter import Inpainter
+from core.mask_edit import Region, bounding_region
+from tests.gui_helpers import write_photo
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(open_main_window, tiny_checkpoint, tmp_path):
+    window = open_main_window(tiny_checkpoint)
+    write_photo(tmp_path / "photo.png", 120, 90)
+    assert window.open_image(tmp_path / "photo.png")
+    window.document.mask[20:40, 30:60] = 1
+    window.document.mask[60:80, 90:110] = 1
+    return window
+
+
+def run_fill(qtbot, window, action=None):
+    with qtbot.waitSignal(window.engine.busy_changed, check_params_cb=lambda busy: not busy, timeout=30000):
+        (action or window.fill_action).trigger()
+
+
+def test_status_bar_names_the_model_and_device(window):
+    assert window.model_label.text() == "Model: tiny · 32 px · tests"
+    assert window.device_label.text() == "CPU"
+    assert window.device_actions["cpu"].isChecked()
+    assert window.device_actions["cuda"].isEnabled() == __import__("torch").cuda.is_available()
+
+
+def test_fill_replaces_only_masked_pixels_and_undo_restores_the_original(window, qtbot):
+    before = window.document.picture.pixels.copy()
+    hole = window.document.hole()
+    run_fill(qtbot, window)
+    after = window.document.picture.pixels
+    assert np.array_equal(after[~hole], before[~hole])
+    assert (after[hole] != before[hole]).any(axis=-1).mean() > 0.5
+    assert not window.document.mask.any() and window.document.modified and window.isWindowModified()
+    assert np.array_equal(window.document.display, after)
+    window.undo_action.trigger()
+    assert np.array_equal(window.document.picture.pixels, before)
+    assert np.array_equal(window.document.hole(), hole) and not window.document.modified
+    window.redo_action.trigger()
+    assert np.array_equal(window.document.picture.pixels, after)
+
+
+def test_the_fill_becomes_the_new_image_so_one_can_fill_again(window, qtbot):
+    run_fill(qtbot, window)
+    first = window.document.picture.pixels.copy()
+    window.document.mask[5:15, 5:15] = 1
+    run_fill(qtbot, window)
+    changed = (window.document.picture.pixels != first).any(axis=-1)
+    assert changed.any() and bounding_region(changed).top >= 5 and bounding_region(changed).bottom <= 15
+    assert window.undo_stack.count() == 2
+
+
+def test_ctrl_enter_fills(window, qtbot):
+    window.canvas.setFocus()
+    with qtbot.waitSignal(window.engine.busy_changed, check_params_cb=lambda busy: not busy, timeout=30000):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.undo_stack.count() == 1 and window.undo_stack.text(0) == "Fill"
+
+
+def test_variations_offers_k_thumbnails_and_applies_the_chosen_one(window, qtbot, answers):
+    window.preferences.variations = 3
+    answers.variation = 2
+    run_fill(qtbot, window, window.variations_action)
+    assert len(answers.thumbnails) == 3
+    assert not np.array_equal(answers.thumbnails[0], answers.thumbnails[2])
+    context = thumbnail_region(Region(20, 30, 80, 110), 90, 120)
+    assert context == Region(0, 2, 90, 120)
+    assert np.array_equal(window.document.display[context.slices], answers.thumbnails[2])
+
+
+def test_declining_the_variations_leaves_the_image_unchanged(window, qtbot, answers):
+    before = window.document.picture.pixels.copy()
+    answers.variation = None
+    run_fill(qtbot, window, window.variations_action)
+    assert np.array_equal(window.document.picture.pixels, before) and window.document.mask.any()
+
+
+def test_holding_tab_shows_the_original(window, qtbot):
+    run_fill(qtbot, window)
+    layer = window.canvas._image_layer
+    QApplication.sendEvent(window.canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier))
+    assert layer.pixels is window.document.original_display
+    QApplication.sendEvent(window.canvas, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier))
+    assert layer.pixels is window.document.display
+
+
+@pytest.fixture
+def slow_fill(monkeypatch):
+    """Fills that take about a second (in the worker thread) before running for real."""
+    fill = Inpainter.fill
+    started = threading.Event()
+
+    def slowly(self, *args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+        return fill(self, *args, **kwargs)
+
+    monkeypatch.setattr(Inpainter, "fill", slowly)
+    return started
+
+
+def test_the_gui_thread_keeps_processing_events_while_a_fill_runs(window, qtbot, slow_fill):
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    window.fill_action.trigger()
+    assert window.engine.busy and not window.fill_action.isEnabled() and not window.open_action.isEnabled()
+    assert window.cancel_action.isEnabled() and window.busy_bar.isVisibleTo(window)
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    timer.stop()
+    assert len(ticks) >= 20 and max(np.diff(ticks)) < 0.5
+    assert window.fill_action.isEnabled() and not window.cancel_action.isEnabled()
+
+
+def test_escape_cancels_a_running_fill_and_leaves_the_image_unchanged(window, qtbot, slow_fill):
+    before = window.document.picture.pixels.copy()
+    window.fill_action.trigger()
+    qtbot.waitUntil(slow_fill.is_set)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    assert np.array_equal(window.document.picture.pixels, before)
+    assert window.statusBar().currentMessage() == "Fill cancelled." and window.undo_stack.count() == 0
+
+
+def test_an_empty_mask_asks_for_paint_instead_of_filling(window):
+    window.document.mask[...] = 0
+    window.fill_action.trigger()
+    assert not window.engine.busy and "Paint over" in window.statusBar().currentMessage()
+
+
+def test_a_corrupt_checkpoint_shows_an_error_and_keeps_the_loaded_model(window, qtbot, answers, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    answers.open_paths.append(str(bad))
+    window.load_model_action.trigger()
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    assert answers.errors and answers.errors[0][0] == "Cannot load the model" and "bad.safetensors" in answers.errors[0][1]
+    assert window.model_label.text() == "Model: tiny · 32 px · tests"
