@@ -83,6 +83,13 @@ def test_variations_offers_k_thumbnails_and_applies_the_chosen_one(window, qtbot
     assert np.array_equal(window.document.display[context.slices], answers.thumbnails[2])
 
 
+def test_variations_need_a_model_because_the_classic_fill_gives_one_result(open_main_window, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "photo.png")
+    window.open_image(tmp_path / "photo.png")
+    assert window.engine.inpainter.is_classic and window.fill_action.isEnabled() and not window.variations_action.isEnabled()
+
+
 def test_declining_the_variations_leaves_the_image_unchanged(window, qtbot, answers):
     before = window.document.picture.pixels.copy()
     answers.variation = None

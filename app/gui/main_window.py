@@ -266,6 +266,8 @@ class MainWindow(QMainWindow):
         for action in {*self._conflicting, *self._need_image}:
             action.setEnabled((not busy or action not in self._conflicting) and (has_image or action not in self._need_image))
         self.device_actions["cuda"].setEnabled(not busy and torch.cuda.is_available())
+        classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
+        self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
         self.undo_action.setEnabled(not busy and self.undo_stack.canUndo())
         self.redo_action.setEnabled(not busy and self.undo_stack.canRedo())
         self.undo_action.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())

@@ -45,7 +45,8 @@ class VariationsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
         layout.addWidget(buttons)
-        self.resize(min(len(thumbnails), 4) * (THUMBNAIL + 24) + 40, THUMBNAIL * 2 + 120)
+        rows = (len(thumbnails) + 3) // 4
+        self.resize(min(len(thumbnails), 4) * (THUMBNAIL + 24) + 40, rows * (THUMBNAIL + 40) + 90)
 
     @property
     def chosen(self) -> int:
