@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from PySide6.QtWidgets import QApplication
 
+from app.logs import install_logging
+from app.selftest import run_selftest
 from core import __version__
 
 from .main_window import APP_NAME, MainWindow
@@ -18,13 +21,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="an image to open")
     parser.add_argument("--model", metavar="CKPT", help="InvertFill checkpoint (.safetensors); default: the embedded model")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run the model (default: the saved choice)")
+    parser.add_argument("--selftest", action="store_true", help="check the install headlessly (imports, model, fill, window) and exit")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Show the main window and run the event loop; returns the exit status."""
+def run(argv: list[str] | None = None, started: float | None = None) -> int:
+    """Show the main window and run the event loop (or the self-test); returns the exit status.
+
+    started: time.perf_counter() when the process began, for the self-test's start-up time.
+    """
     args = build_parser().parse_args(argv)
+    install_logging()
+    if args.selftest:
+        return run_selftest(args.model, time.perf_counter() if started is None else started)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)

@@ -7,9 +7,8 @@ threading.Event that the running job polls, so it works while the worker is busy
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +22,10 @@ from core.inpainter import Inpainter
 
 
 def _describe_failure(error: BaseException) -> str:
-    """One line for the user; unexpected errors also print their traceback on stderr."""
+    """One line for the user; unexpected errors also log their traceback."""
     if isinstance(error, InvertFillError):
         return str(error)
-    traceback.print_exception(error, file=sys.stderr)
+    logging.getLogger(__name__).error("unexpected error in the engine", exc_info=error)
     return f"unexpected {type(error).__name__}: {error}"
 
 

@@ -1,0 +1,96 @@
+"""Packaging: main.py --selftest from source, and the PyInstaller build of build.spec run frozen."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE_LIMIT = int(1.3 * 2**30)
+
+
+def selftest(command: list[str], user_data: Path, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INVERTFILL_USER_DATA": str(user_data)}
+    return subprocess.run([*command, "--selftest", *args], capture_output=True, text=True, timeout=300, env=environment, cwd=user_data.parent)
+
+
+def check_passed(result: subprocess.CompletedProcess) -> list[str]:
+    lines = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0] in ("ok", "FAIL")]
+    assert result.returncode == 0 and result.stdout.strip().endswith("selftest passed"), result.stdout + result.stderr
+    assert [line.split()[1] for line in lines] == ["imports", "model", "fill", "window", "training"]
+    return lines
+
+
+def test_selftest_from_source_fills_with_the_given_model(tiny_checkpoint, tmp_path):
+    lines = check_passed(selftest([sys.executable, str(ROOT / "main.py")], tmp_path / "user", "--model", str(tiny_checkpoint)))
+    assert "InvertFill 32 px, tests (tiny.safetensors)" in lines[1]
+    assert "known pixels identical" in lines[2] and "status bar: Model: tiny · 32 px · tests" in lines[3]
+    assert (tmp_path / "user" / "logs" / "invertfill.log").is_file()
+
+
+def test_selftest_names_what_failed(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    result = selftest([sys.executable, str(ROOT / "main.py")], tmp_path / "user", "--model", str(bad))
+    assert result.returncode == 1 and result.stdout.strip().endswith("selftest FAILED: model, fill, window")
+    assert re.search(r"^FAIL model .*bad\.safetensors", result.stdout, re.M)
+
+
+@pytest.fixture(scope="module")
+def frozen_build(tmp_path_factory):
+    """build.spec built once for this module: (the one-folder app, the build's warnings file)."""
+    folder = tmp_path_factory.mktemp("pyinstaller")
+    result = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", str(ROOT / "build.spec"), "--noconfirm", "--log-level", "ERROR",
+         "--distpath", str(folder / "dist"), "--workpath", str(folder / "work")],
+        capture_output=True, text=True, timeout=1500, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder / "dist" / "InvertFill", next((folder / "work").glob("*/warn-*.txt"))
+
+
+def bundle_files(bundle: Path) -> set[Path]:
+    return {p.relative_to(bundle) for p in bundle.rglob("*")}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_frozen_app_passes_its_selftest_and_writes_nothing_into_the_bundle(frozen_build, tiny_checkpoint, tmp_path):
+    bundle, _ = frozen_build
+    before = bundle_files(bundle)
+    lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user", "--model", str(tiny_checkpoint)))
+    assert "InvertFill 32 px" in lines[1] and "known pixels identical" in lines[2]
+    lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user"))
+    assert "classic OpenCV fill" in lines[1]
+    assert bundle_files(bundle) == before and (tmp_path / "user" / "logs" / "invertfill.log").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_bundle_holds_the_resources_and_stays_under_the_size_limit(frozen_build):
+    bundle, _ = frozen_build
+    internal = bundle / "_internal"
+    assert (internal / "resources" / "samples" / "countryside.png").is_file()
+    assert any((internal / "qtawesome" / "fonts").glob("*.ttf"))
+    assert not (internal / "PyQt5").exists() and not (internal / "PyQt6").exists() and not (internal / "torch" / "include").exists()
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    assert size < SIZE_LIMIT, f"{size / 2**20:.0f} MiB"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_build_warnings_name_no_missing_module_of_the_app(frozen_build):
+    _, warnings = frozen_build
+    ours = {"app", "core", "training", "main"}
+    missing = []
+    for line in warnings.read_text().splitlines():
+        if not line.startswith("missing module named ") or " - imported by " not in line:
+            continue
+        name, importers = line.removeprefix("missing module named ").split(" - imported by ", 1)
+        importer_packages = {item.split(" (")[0].split(".")[0] for item in importers.split(", ")}
+        if name.strip("'").split(".")[0] in ours or importer_packages & ours:
+            missing.append(line)
+    assert missing == []
