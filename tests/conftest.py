@@ -151,6 +151,8 @@ class DialogAnswers:
         self.variation: int | None = 0
         self.thumbnails: list = []
         self.asked_unsaved = 0
+        self.stop_training = True
+        self.asked_stop_training = 0
 
     def install(self, monkeypatch) -> None:
         from app.gui import dialogs
@@ -163,10 +165,15 @@ class DialogAnswers:
         monkeypatch.setattr(dialogs, "choose_folder", lambda *args: self.folders.pop(0))
         monkeypatch.setattr(dialogs, "ask_quality", lambda *args: self.quality)
         monkeypatch.setattr(dialogs, "choose_variation", self._choose_variation)
+        monkeypatch.setattr(dialogs, "ask_stop_training", self._ask_stop_training)
 
     def _ask_unsaved(self, parent, name) -> str:
         self.asked_unsaved += 1
         return self.unsaved_answer
+
+    def _ask_stop_training(self, parent) -> bool:
+        self.asked_stop_training += 1
+        return self.stop_training
 
     def _choose_variation(self, parent, thumbnails, seed):
         self.thumbnails = thumbnails
@@ -207,3 +214,35 @@ def open_main_window(qtbot, user_data, answers, settings_path):
     yield open_window
     for window in windows:
         window.engine.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_finetune_base(tmp_path_factory):
+    """A random-weight 32-px InvertFill checkpoint with its discriminator (the fine-tune's loss backbone)."""
+    from core.checkpoint import save_checkpoint
+    from core.config import DiscriminatorConfig
+    from core.discriminator import Discriminator
+    from core.invertfill import InvertFill
+
+    torch.manual_seed(1)
+    model = InvertFill(make_tiny_invertfill_config(32))
+    model.reset_mean_latent()
+    discriminator = Discriminator(DiscriminatorConfig(resolution=32, channel_base=4096, channel_max=16))
+    path = tmp_path_factory.mktemp("base") / "base.safetensors"
+    save_checkpoint(path, {"invertfill": model, "discriminator": discriminator}, stage="encoder", domain="scenes")
+    return path
+
+
+@pytest.fixture
+def domain_folder(tmp_path):
+    """Eight small generated photos in a folder, as a user's own domain."""
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "my photos"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(8):
+        pixels = cv2.resize(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / f"photo{index}.png"), pixels)
+    return folder

@@ -1,5 +1,6 @@
 """Packaging: main.py --selftest from source, and the PyInstaller build of build.spec run frozen."""
 
+import json
 import os
 import re
 import subprocess
@@ -94,3 +95,28 @@ def test_the_build_warnings_name_no_missing_module_of_the_app(frozen_build):
         if name.strip("'").split(".")[0] in ours or importer_packages & ours:
             missing.append(line)
     assert missing == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_frozen_app_runs_a_fine_tune_job_as_the_wizard_starts_it(frozen_build, tiny_finetune_base, domain_folder, tmp_path):
+    from core.checkpoint import load_checkpoint
+    from training.finetune_job import FinetuneJob
+
+    bundle, _ = frozen_build
+    held_out = sorted(domain_folder.glob("*.png"))[-1]
+    job = FinetuneJob(model=str(tiny_finetune_base), data=str(domain_folder), output=str(tmp_path / "models" / "tuned.safetensors"),
+                      run_dir=str(tmp_path / "run"), domain="tuned", device="cpu", steps=4, batch=2, workers=0, preview_every=2,
+                      held_out=str(held_out), exclude=(str(held_out),))
+    job.save(tmp_path / "job.json")
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen([str(bundle / "InvertFill"), "--finetune-job", str(tmp_path / "job.json")], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        messages = [json.loads(line) for line in process.stdout]
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0, (tmp_path / "stderr.txt").read_text()[-3000:]
+    kinds = [message["type"] for message in messages]
+    assert kinds[0] == "started" and "progress" in kinds and kinds[-1] == "done"
+    done = messages[-1]
+    assert not done["cancelled"] and load_checkpoint(job.output).domain == "tuned"
+    assert sorted(done["comparison"]) == ["after", "before", "masked"] and all(Path(p).is_file() for p in done["comparison"].values())

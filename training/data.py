@@ -84,6 +84,7 @@ class ImageFolderDataset(Dataset[Tensor]):
         xflip: bool = True,
         seed: int = 0,
         verify: bool = True,
+        exclude: frozenset[Path] = frozenset(),
     ) -> None:
         root = Path(root)
         if crop not in CROPS:
@@ -96,7 +97,8 @@ class ImageFolderDataset(Dataset[Tensor]):
             raise InvertFillError(f"image folder {root} does not exist")
         if not root.is_dir():
             raise InvertFillError(f"image folder {root} is not a folder")
-        candidates = image_files(root)
+        held_out = {path.resolve() for path in exclude}
+        candidates = [path for path in image_files(root) if path.resolve() not in held_out]
         if not candidates:
             raise InvertFillError(f"no image files ({FORMATS}) in {root}")
         reasons = [None] * len(candidates)

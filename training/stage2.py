@@ -165,11 +165,13 @@ def train_encoder(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    exclude: frozenset[Path] = frozenset(),
 ) -> Stage2Result:
     """Stage 2 (`finetune=False`, `pretrained` = a GAN) or the domain fine-tune (`finetune=True`,
     `pretrained` = an InvertFill checkpoint). Writes RUN_DIR like stage 1; its network
     checkpoints are complete InvertFill models (part "invertfill", with the discriminator when
-    it serves as the loss backbone) that the engine and the app load.
+    it serves as the loss backbone) that the engine and the app load. Images of `data` listed
+    in `exclude` are not trained on.
     """
     ctx = init_distributed(device)
     run = RunFolder(out, ctx.is_main)
@@ -180,7 +182,7 @@ def train_encoder(
     stage = "finetune" if finetune else "encoder"
     domain = domain or Path(data).name
     run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
-    dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed)
+    dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed, exclude=exclude)
     loader = make_loader(dataset, config.batch // ctx.world_size, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     preview = next(make_loader(dataset, min(config.samples, len(dataset)), seed_offset(dataset))).to(ctx.device)
     preview_masks = torch.from_numpy(np.stack([trainer.masks.sample(-1 - i) for i in range(preview.shape[0])])).float()[:, None].to(ctx.device)
@@ -254,12 +256,15 @@ def finetune(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    exclude: frozenset[Path] = frozenset(),
     **settings,
 ) -> Stage2Result:
     """Adapt an InvertFill model to the images of `data` by training only its encoder (the paper's RQ3).
 
     `settings` override EncoderTrainConfig fields (kimg, batch, lr, …); progress and cancel as for
-    every long function; the result's checkpoint carries `domain` (default: the folder's name).
+    every long function; the result's checkpoint carries `domain` (default: the folder's name);
+    images of `data` in `exclude` are kept out of training (held-out previews, duplicates).
     """
     config = finetune_config(model_path, masks, **settings)
-    return train_encoder(config, model_path, data, out, finetune=True, domain=domain, device=device, progress=progress, cancel=cancel)
+    return train_encoder(config, model_path, data, out, finetune=True, domain=domain, device=device, progress=progress,
+                         cancel=cancel, exclude=exclude)

@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="CKPT", help="InvertFill checkpoint (.safetensors); default: the embedded model")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run the model (default: the saved choice)")
     parser.add_argument("--selftest", action="store_true", help="check the install headlessly (imports, model, fill, window) and exit")
+    parser.add_argument("--finetune-job", metavar="SPEC", help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 
@@ -32,6 +33,10 @@ def run(argv: list[str] | None = None, started: float | None = None) -> int:
     started: time.perf_counter() when the process began, for the self-test's start-up time.
     """
     args = build_parser().parse_args(argv)
+    if args.finetune_job:
+        from training.finetune_job import run_job
+
+        return run_job(args.finetune_job)
     install_logging()
     if args.selftest:
         return run_selftest(args.model, time.perf_counter() if started is None else started)

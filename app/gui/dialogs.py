@@ -32,6 +32,16 @@ def ask_unsaved(parent: QWidget | None, name: str) -> str:
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
+def ask_stop_training(parent: QWidget | None) -> bool:
+    """Whether to stop a running fine-tune (it keeps its last checkpoint)."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent, "Fine-tune running", "A fine-tune is still training. Stop it? Its last checkpoint is kept.",
+        buttons.Yes | buttons.No, buttons.No,
+    )
+    return answer == buttons.Yes
+
+
 def choose_file_to_open(parent: QWidget | None, title: str, folder: str, file_filter: str = IMAGE_FILTER) -> str | None:
     path, _ = QFileDialog.getOpenFileName(parent, title, folder, file_filter)
     return path or None

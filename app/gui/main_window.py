@@ -25,6 +25,7 @@ from .canvas import CanvasView
 from .document import Document
 from .edits import FillEdit, MaskEdit
 from .engine import Engine
+from .finetune_wizard import FinetuneWizard
 from .preferences import BRUSH_RANGE, Preferences
 from .preferences_dialog import PreferencesDialog
 from .qt_image import display_pixels
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setWindowIcon(qtawesome.icon("fa5s.magic", color="#d04848"))
         self.batch_dialog: BatchDialog | None = None
+        self.finetune_wizard: FinetuneWizard | None = None
         self._fill_job: tuple[int, Region, int] | None = None
         self._startup_model = Path(model) if model else (Path(preferences.model) if preferences.model else None)
 
@@ -149,12 +151,13 @@ class MainWindow(QMainWindow):
         self.device_actions["cuda"].setEnabled(torch.cuda.is_available())
         if not torch.cuda.is_available():
             self.device_actions["cuda"].setStatusTip("no usable CUDA device on this machine")
+        self.finetune_action = self._action("&Fine-tune for my images…", self.open_finetune_wizard, tip="adapt the model to your own photos")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, keys.HelpContents)
         self.about_action = self._action("&About", self.show_about)
         self._conflicting = [
             self.open_action, self.save_action, self.save_as_action, self.batch_action, self.grow_action, self.shrink_action,
             self.invert_action, self.clear_action, self.load_mask_action, self.fill_action, self.variations_action,
-            self.load_model_action, self.default_model_action, *self.device_actions.values(),
+            self.load_model_action, self.default_model_action, *self.device_actions.values(), self.finetune_action,
         ]
         self._need_image = [
             self.save_action, self.save_as_action, self.grow_action, self.shrink_action, self.invert_action, self.clear_action,
@@ -186,6 +189,8 @@ class MainWindow(QMainWindow):
         fill.addActions([self.fill_action, self.variations_action, self.cancel_action])
         self.model_menu = bar.addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self.finetune_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts_action, self.about_action])
 
@@ -518,7 +523,7 @@ class MainWindow(QMainWindow):
         self.model_menu.clear()
         self.model_menu.addAction(self.default_model_action)
         current = self._current_checkpoint()
-        for path in sorted(user_models_dir().glob("*.safetensors")):
+        for path in self.user_model_paths():
             action = self.model_menu.addAction(path.stem, lambda p=path: self.load_model(p, self.preferences.device))
             action.setCheckable(True)
             action.setChecked(current is not None and current.resolve() == path.resolve())
@@ -527,6 +532,27 @@ class MainWindow(QMainWindow):
         self.model_menu.addSeparator()
         devices = self.model_menu.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
+
+    def user_model_paths(self) -> list[Path]:
+        """Fine-tuned checkpoints: the user-data models folder, then those the wizard saved elsewhere."""
+        paths = sorted(user_models_dir().glob("*.safetensors"))
+        seen = {p.resolve() for p in paths}
+        return paths + [Path(p) for p in self.preferences.user_models if Path(p).is_file() and Path(p).resolve() not in seen]
+
+    def open_finetune_wizard(self) -> None:
+        """Tools → Fine-tune: starts from the loaded model; the result can be loaded at the end."""
+        self.finetune_wizard = FinetuneWizard(self._loaded_checkpoint(), self.preferences.device, self)
+        self.finetune_wizard.model_ready.connect(self._finetuned)
+        self.finetune_wizard.show()
+
+    def _loaded_checkpoint(self) -> Path | None:
+        inpainter = self.engine.inpainter
+        return None if inpainter is None else inpainter.checkpoint
+
+    def _finetuned(self, path: Path, load_now: bool) -> None:
+        self.preferences.add_user_model(path)
+        if load_now:
+            self.load_model(path, self.preferences.device)
 
     def _model_loaded(self, inpainter: Inpainter) -> None:
         self.model_label.setText(model_summary(inpainter))
@@ -558,6 +584,13 @@ class MainWindow(QMainWindow):
         dialogs.show_info(self, f"About {APP_NAME}", f"{APP_NAME} {__version__}\nImage inpainting with GAN inversion (InvertFill, ECCV 2022).")
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit: a running fine-tune is stopped first (it saves), unsaved fills are asked about."""
+        wizard = self.finetune_wizard
+        if wizard is not None and wizard.training:
+            if dialogs.ask_stop_training(self):
+                wizard.stop_then(self.close)
+            event.ignore()
+            return
         if not self._confirm_discard():
             event.ignore()
             return

@@ -104,6 +104,16 @@ class Preferences:
         self._set("files/recent", [])
 
     @property
+    def user_models(self) -> list[str]:
+        """Checkpoints the fine-tune wizard saved outside the user-data models folder."""
+        value = self.settings.value("engine/user_models", [])
+        return [str(item) for item in ([value] if isinstance(value, str) else list(value or [])) if item]
+
+    def add_user_model(self, path: str | Path) -> None:
+        path = str(Path(path).resolve())
+        self._set("engine/user_models", [path, *(p for p in self.user_models if p != path)])
+
+    @property
     def geometry(self) -> QByteArray | None:
         value = self.settings.value("window/geometry")
         return value if isinstance(value, QByteArray) else None

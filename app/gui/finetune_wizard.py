@@ -1,0 +1,496 @@
+"""Tools → Fine-tune for my images: adapt the encoder to a user's own domain (the paper's RQ3).
+
+Pages: images (scan and verdict) → task (inpaint / outpaint / own masks; base model) →
+settings (preset, estimate, advanced, output) → training (separate process: progress, ETA,
+loss curve, previews, cancel) → finish (saved checkpoint, before / after, load now).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from app.user_data import user_data_dir, user_models_dir
+from core.checkpoint import read_metadata
+from core.errors import InvertFillError
+from core.resources import resource_path
+from training.finetune_job import FinetuneJob
+from training.folder_scan import FolderScan, scan_image_folder
+
+from . import dialogs
+from .loss_plot import LossPlot
+from .training_process import TrainingProcess
+
+PRESETS = {"quick": (300, 8), "standard": (1500, 8), "thorough": (5000, 16)}
+PRESET_LABELS = {"quick": "Quick — a first look", "standard": "Standard — a usable model", "thorough": "Thorough — the best this can do"}
+TASKS = {"free-form": "Inpainting: fill holes anywhere (free-form masks)", "outpaint": "Outpainting: extend the borders (side masks)"}
+STRIP_IMAGES = 12
+THUMBNAIL = 96
+
+
+def _folder_row(field: QLineEdit, browse) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    layout.addWidget(field)
+    layout.addWidget(button)
+    return row
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def inside_bundle(path: Path) -> bool:
+    """Whether `path` lies in the app's own files (read-only for a user in a packaged build)."""
+    bundle = resource_path().parent.resolve()
+    return getattr(sys, "frozen", False) and path.resolve().is_relative_to(bundle)
+
+
+class ImagesPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Your images")
+        self.setSubTitle("Pick or drop a folder of photos from the domain the model should learn (any depth).")
+        self.setAcceptDrops(True)
+        self.scan: FolderScan | None = None
+        self.folder = QLineEdit()
+        self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
+        self.verdict = QLabel("No folder yet.")
+        self.verdict.setWordWrap(True)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(110)
+        self.strip = QListWidget()
+        self.strip.setViewMode(QListWidget.ViewMode.IconMode)
+        self.strip.setFlow(QListWidget.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setIconSize(QPixmap(THUMBNAIL, THUMBNAIL).size())
+        self.strip.setFixedHeight(THUMBNAIL + 30)
+        layout = QVBoxLayout(self)
+        layout.addWidget(_folder_row(self.folder, self._browse))
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.details)
+
+    def _browse(self) -> None:
+        folder = dialogs.choose_folder(self, "Folder of your images", self.folder.text())
+        if folder:
+            self.scan_folder(folder)
+
+    def dragEnterEvent(self, event) -> None:
+        if any(Path(url.toLocalFile()).is_dir() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folders = [Path(url.toLocalFile()) for url in event.mimeData().urls() if Path(url.toLocalFile()).is_dir()]
+        if folders:
+            self.scan_folder(folders[0])
+
+    def scan_folder(self, folder: str | Path) -> None:
+        self.folder.setText(str(folder))
+        self.strip.clear()
+        try:
+            self.scan = scan_image_folder(folder)
+        except InvertFillError as error:
+            self.scan = None
+            self.verdict.setText(str(error))
+            self.details.clear()
+            self.completeChanged.emit()
+            return
+        scan = self.scan
+        self.verdict.setText(scan.verdict())
+        lines = [f"{len(scan.usable)} usable images; {scan.size_summary()}".rstrip("; ")]
+        lines += [f"unreadable: {path.name}: {reason}" for path, reason in scan.unreadable]
+        lines += [f"duplicate: {path.name} is the same picture as {original.name} (used once)" for path, original in scan.duplicates]
+        if scan.small:
+            lines.append(f"{len(scan.small)} images are smaller than 256 px and will be upscaled")
+        self.details.setPlainText("\n".join(lines))
+        for info in scan.usable[:STRIP_IMAGES]:
+            pixmap = QPixmap(str(info.path)).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            self.strip.addItem(QListWidgetItem(pixmap, ""))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.scan is not None and self.scan.is_enough
+
+
+class TaskPage(QWizardPage):
+    def __init__(self, base_model: Path | None) -> None:
+        super().__init__()
+        self.setTitle("What to learn")
+        self.setSubTitle("The kind of holes the model should fill in your images, and the model to start from.")
+        self.task_buttons = QButtonGroup(self)
+        layout = QVBoxLayout(self)
+        for key, label in [*TASKS.items(), ("folder", "My own masks, from a folder:")]:
+            button = QRadioButton(label)
+            button.setProperty("task", key)
+            self.task_buttons.addButton(button)
+            layout.addWidget(button)
+        self.task_buttons.buttons()[0].setChecked(True)
+        self.mask_folder = QLineEdit()
+        layout.addWidget(_folder_row(self.mask_folder, self._browse_masks))
+        self.base_model = QLineEdit(str(base_model) if base_model else "")
+        self.base_model.setPlaceholderText("an InvertFill checkpoint (.safetensors)")
+        self.base_note = QLabel()
+        self.base_note.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Start from", _folder_row(self.base_model, self._browse_model))
+        layout.addLayout(form)
+        layout.addWidget(self.base_note)
+        for widget in (self.mask_folder, self.base_model):
+            widget.textChanged.connect(self.completeChanged)
+        self.task_buttons.buttonToggled.connect(lambda *_: self.completeChanged.emit())
+
+    @property
+    def masks(self) -> str:
+        task = self.task_buttons.checkedButton().property("task")
+        return self.mask_folder.text().strip() if task == "folder" else task
+
+    def _browse_masks(self) -> None:
+        folder = dialogs.choose_folder(self, "Folder of mask images", self.mask_folder.text())
+        if folder:
+            self.mask_folder.setText(folder)
+            self.task_buttons.buttons()[2].setChecked(True)
+
+    def _browse_model(self) -> None:
+        path = dialogs.choose_file_to_open(self, "Model to start from", str(user_models_dir()), dialogs.MODEL_FILTER)
+        if path:
+            self.base_model.setText(path)
+
+    def isComplete(self) -> bool:
+        path = Path(self.base_model.text().strip())
+        try:
+            complete = path.is_file() and "invertfill" in json.loads(read_metadata(path).get("parts", "{}"))
+        except (InvertFillError, json.JSONDecodeError):
+            complete = False
+        self.base_note.setText("" if complete else "Fine-tuning starts from a complete InvertFill model: load or choose one.")
+        if self.task_buttons.checkedButton().property("task") == "folder" and not Path(self.mask_folder.text().strip() or "/nonexistent").is_dir():
+            return False
+        return complete
+
+
+class SettingsPage(QWizardPage):
+    estimated = Signal(str, float, str)
+
+    def __init__(self, device: str) -> None:
+        super().__init__()
+        self.setTitle("How long to train")
+        self.setSubTitle("A preset sets the number of steps; the estimate comes from a short timing run on this machine.")
+        self.setCommitPage(True)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
+        self.seconds_per_image: dict[str, float] = {}
+        self._timing: set[str] = set()
+        self.preset = QComboBox()
+        for key, label in PRESET_LABELS.items():
+            self.preset.addItem(label, key)
+        self.estimate = QLabel("Estimating the time on this machine…")
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced settings")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced = QWidget()
+        self.steps, self.batch, self.lr, self.device = QSpinBox(), QSpinBox(), QDoubleSpinBox(), QComboBox()
+        self.steps.setRange(1, 1_000_000)
+        self.batch.setRange(1, 256)
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1e-2)
+        self.lr.setSingleStep(1e-5)
+        self.lr.setValue(1e-4)
+        self.device.addItem("CPU", "cpu")
+        if torch.cuda.is_available():
+            self.device.addItem("CUDA GPU", "cuda")
+            self.device.setCurrentIndex(1 if device in ("auto", "cuda") else 0)
+        advanced = QFormLayout(self.advanced)
+        advanced.addRow("Steps", self.steps)
+        advanced.addRow("Batch size", self.batch)
+        advanced.addRow("Learning rate", self.lr)
+        advanced.addRow("Device", self.device)
+        self.advanced.setVisible(False)
+        self.advanced_toggle.toggled.connect(self.advanced.setVisible)
+        self.name = QLineEdit()
+        self.output_folder = QLineEdit(str(user_models_dir()))
+        self.output_note = QLabel()
+        self.output_note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Preset", self.preset)
+        form.addRow("", self.estimate)
+        form.addRow(self.advanced_toggle)
+        form.addRow(self.advanced)
+        form.addRow("Model name", self.name)
+        form.addRow("Save in", _folder_row(self.output_folder, self._browse_output))
+        form.addRow(self.output_note)
+        self.preset.currentIndexChanged.connect(self._apply_preset)
+        for widget in (self.steps, self.batch):
+            widget.valueChanged.connect(self._show_estimate)
+        self.device.currentIndexChanged.connect(self._estimate)
+        for widget in (self.name, self.output_folder):
+            widget.textChanged.connect(self.completeChanged)
+        self.estimated.connect(self._estimated)
+        self._apply_preset()
+
+    def initializePage(self) -> None:
+        if not self.name.text():
+            self.name.setText(self.wizard().images_page.scan.folder.name.replace(" ", "-"))
+        self._estimate()
+
+    def _estimate(self) -> None:
+        """Time a few training steps of the base model on the chosen device, once per device, off the GUI thread."""
+        device = self.device.currentData()
+        if device not in self.seconds_per_image and device not in self._timing:
+            self._timing.add(device)
+            self.estimate.setText(f"Estimating the time on {self.device.currentText()}…")
+            task = self.wizard().task_page
+            threading.Thread(target=self._time_steps, args=(task.base_model.text(), task.masks, device), daemon=True).start()
+        self._show_estimate()
+
+    def _time_steps(self, model: str, masks: str, device: str) -> None:
+        from training.stage2 import estimate_finetune_seconds, finetune_config
+
+        try:
+            seconds = estimate_finetune_seconds(finetune_config(model, masks, kimg=1, batch=8), model, device)
+            self.estimated.emit(device, seconds / 1000, "")
+        except Exception as error:  # noqa: BLE001 - the estimate is advice; the run reports real errors
+            self.estimated.emit(device, -1.0, str(error))
+
+    def _estimated(self, device: str, seconds_per_image: float, problem: str) -> None:
+        self._timing.discard(device)
+        if seconds_per_image > 0:
+            self.seconds_per_image[device] = seconds_per_image
+        elif device == self.device.currentData():
+            self.estimate.setText(f"Could not time a step here: {problem}")
+        self._show_estimate()
+
+    def _apply_preset(self) -> None:
+        steps, batch = PRESETS[self.preset.currentData()]
+        self.steps.setValue(steps)
+        self.batch.setValue(batch)
+
+    def _show_estimate(self) -> None:
+        seconds_per_image = self.seconds_per_image.get(self.device.currentData())
+        if seconds_per_image is not None:
+            total = seconds_per_image * self.steps.value() * self.batch.value()
+            self.estimate.setText(f"About {_duration(total)} on {self.device.currentText()} ({self.steps.value()} steps of {self.batch.value()} images)")
+
+    def _browse_output(self) -> None:
+        folder = dialogs.choose_folder(self, "Where to save the model", self.output_folder.text())
+        if folder:
+            self.output_folder.setText(folder)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.output_folder.text().strip()) / f"{self.name.text().strip()}.safetensors"
+
+    def isComplete(self) -> bool:
+        name, folder = self.name.text().strip(), Path(self.output_folder.text().strip())
+        problem = ""
+        if not name or any(c in name for c in '/\\:*?"<>|'):
+            problem = "Give the model a name (letters, digits, - and _)."
+        elif inside_bundle(folder):
+            problem = "That folder is inside the app; choose a folder of your own."
+        elif folder.exists() and not os.access(folder, os.W_OK):
+            problem = f"{folder} is not writable."
+        elif self.output.exists():
+            problem = f"{self.output.name} already exists there; choose another name."
+        self.output_note.setText(problem)
+        return not problem
+
+
+class TrainingPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Training")
+        self.setSubTitle("The model trains in a separate process; the app stays usable. Cancel keeps the last checkpoint.")
+        self.process = TrainingProcess(self)
+        self.process.message.connect(self._message)
+        self.process.succeeded.connect(self._succeeded)
+        self.process.failed.connect(self._failed)
+        self.outcome: dict | None = None
+        self.progress = QProgressBar()
+        self.status = QLabel("Starting…")
+        self.plot = LossPlot("total loss")
+        self.preview = QLabel("The preview of the current model appears here.")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(160, 160)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setVisible(False)
+        self.cancel_button = QPushButton("Cancel training")
+        self.cancel_button.clicked.connect(self.cancel)
+        grid = QGridLayout(self)
+        grid.addWidget(self.progress, 0, 0, 1, 2)
+        grid.addWidget(self.status, 1, 0, 1, 2)
+        grid.addWidget(self.plot, 2, 0)
+        grid.addWidget(self.preview, 2, 1)
+        grid.addWidget(self.log, 3, 0, 1, 2)
+        grid.addWidget(self.cancel_button, 4, 1, Qt.AlignmentFlag.AlignRight)
+        grid.setRowStretch(2, 1)
+
+    def initializePage(self) -> None:
+        wizard = self.wizard()
+        job = wizard.make_job()
+        Path(job.run_dir).mkdir(parents=True, exist_ok=True)
+        spec = Path(job.run_dir) / "job.json"
+        job.save(spec)
+        self.outcome = None
+        self.progress.setRange(0, 0)
+        self.process.start(spec)
+
+    def _message(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "started":
+            self.progress.setRange(0, message["total"])
+            self.status.setText("Training…")
+        elif kind == "progress":
+            values = message["values"]
+            self.progress.setValue(message["done"])
+            self.plot.add(message["done"], values.get("loss_total", 0.0))
+            self.status.setText(f"{message['done']} of {message['total']} images · about {_duration(values.get('eta_s', 0))} left")
+        elif kind == "preview":
+            self.preview.setPixmap(QPixmap(message["path"]).scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio))
+            self.preview.setToolTip(f"the held-out image, filled by the model after {message['done']} images")
+
+    def _succeeded(self, outcome: dict) -> None:
+        self.outcome = outcome
+        self.cancel_button.setEnabled(False)
+        if outcome["cancelled"]:
+            self.status.setText(f"Cancelled after {outcome['done']} images: the last checkpoint was kept.")
+        else:
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText("Finished.")
+        self.completeChanged.emit()
+
+    def _failed(self, reason: str, tail: str) -> None:
+        self.cancel_button.setEnabled(False)
+        self.status.setText(f"Training failed: {reason}")
+        self.log.setVisible(True)
+        self.log.setPlainText(tail or "(the process printed nothing)")
+        dialogs.show_error(self, "Fine-tune failed", reason)
+
+    def cancel(self) -> None:
+        self.status.setText("Stopping and saving the last checkpoint…")
+        self.cancel_button.setEnabled(False)
+        self.process.cancel()
+
+    def isComplete(self) -> bool:
+        return self.outcome is not None
+
+
+class FinishPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Your model")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.images = [QLabel() for _ in range(3)]
+        self.load_now = QCheckBox("Load this model now")
+        self.load_now.setChecked(True)
+        row = QHBoxLayout()
+        for label, caption in zip(self.images, ("held-out image and hole", "before (base model)", "after (your model)")):
+            column = QVBoxLayout()
+            column.addWidget(label)
+            column.addWidget(QLabel(caption), alignment=Qt.AlignmentFlag.AlignHCenter)
+            row.addLayout(column)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(row)
+        layout.addWidget(self.load_now)
+
+    def initializePage(self) -> None:
+        outcome = self.wizard().training_page.outcome
+        state = "Cancelled early: this is the last checkpoint, trained on" if outcome["cancelled"] else "Trained on"
+        self.summary.setText(f"{state} {outcome['done']} images and saved as {outcome['checkpoint']}.\n"
+                             f"It is listed in the Model menu, with the domain “{self.wizard().domain}”.")
+        for label, key in zip(self.images, ("masked", "before", "after")):
+            path = outcome["comparison"].get(key)
+            label.setPixmap(QPixmap(path).scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio) if path else QPixmap())
+
+
+class FinetuneWizard(QWizard):
+    """model_ready(path, load_now) when the user finishes with a saved checkpoint."""
+
+    model_ready = Signal(object, bool)
+
+    def __init__(self, base_model: Path | None, device: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune for my images")
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.images_page, self.task_page = ImagesPage(), TaskPage(base_model)
+        self.settings_page, self.training_page, self.finish_page = SettingsPage(device), TrainingPage(), FinishPage()
+        for page in (self.images_page, self.task_page, self.settings_page, self.training_page, self.finish_page):
+            self.addPage(page)
+        self.resize(720, 560)
+
+    @property
+    def domain(self) -> str:
+        return self.settings_page.name.text().strip()
+
+    def make_job(self) -> FinetuneJob:
+        scan, settings = self.images_page.scan, self.settings_page
+        held_out = scan.usable[-1].path
+        output = settings.output
+        run_dir = user_data_dir() / "runs" / f"{output.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        return FinetuneJob(
+            model=self.task_page.base_model.text().strip(), data=str(scan.folder), output=str(output), run_dir=str(run_dir),
+            domain=self.domain, masks=self.task_page.masks, device=settings.device.currentData(), steps=settings.steps.value(),
+            batch=settings.batch.value(), lr=settings.lr.value(), workers=2 if settings.device.currentData() == "cuda" else 0, preview_every=max(settings.steps.value() // 5, 10),
+            held_out=str(held_out), exclude=(str(held_out), *(str(p) for p, _ in scan.duplicates)),
+        )
+
+    def accept(self) -> None:
+        outcome = self.training_page.outcome
+        if outcome is not None:
+            self.model_ready.emit(Path(outcome["checkpoint"]), self.finish_page.load_now.isChecked())
+        super().accept()
+
+    @property
+    def training(self) -> bool:
+        return self.training_page.process.running
+
+    def stop_then(self, then) -> None:
+        """Cancel the running fine-tune and call `then()` once its process has ended (it saves first)."""
+        self.training_page.process.process.finished.connect(lambda *_: then())
+        self.training_page.cancel()
+
+    def reject(self) -> None:
+        """Cancel: a running fine-tune is stopped first (if the user agrees), and the wizard closes when it has."""
+        if not self.training:
+            super().reject()
+        elif dialogs.ask_stop_training(self):
+            self.stop_then(super().reject)

@@ -1,0 +1,175 @@
+"""The fine-tune wizard: folder checks, a quick run in a separate process, cancel, crash reports."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWizard
+
+from app.gui.finetune_wizard import FinetuneWizard
+from core.checkpoint import load_checkpoint
+from training.finetune_job import FinetuneJob
+from training.folder_scan import MINIMUM_IMAGES, scan_image_folder
+
+pytestmark = pytest.mark.gui
+
+
+def screenshot(widget, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get("INVERTFILL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    assert widget.grab().save(str(folder / f"{name}.png"))
+
+
+def test_scan_counts_usable_unreadable_and_duplicate_images(domain_folder, tmp_path):
+    (domain_folder / "notes.png").write_text("not an image")
+    (domain_folder / "copy.png").write_bytes((domain_folder / "photo3.png").read_bytes())
+    scan = scan_image_folder(domain_folder)
+    assert len(scan.usable) == 8 and scan.is_enough and "under ~100" in scan.verdict()
+    assert [p.name for p, _ in scan.unreadable] == ["notes.png"]
+    assert [(p.name, q.name) for p, q in scan.duplicates] == [("photo3.png", "copy.png")]
+    assert len(scan.small) == 8 and scan.size_summary() == "shorter side 48–48 px (median 48)"
+    (tmp_path / "few").mkdir()
+    for path in sorted(domain_folder.glob("photo*.png"))[: MINIMUM_IMAGES - 1]:
+        (tmp_path / "few" / path.name).write_bytes(path.read_bytes())
+    few = scan_image_folder(tmp_path / "few")
+    assert not few.is_enough and f"at least {MINIMUM_IMAGES}" in few.verdict()
+
+
+def next_enabled(wizard) -> bool:
+    return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+
+@pytest.fixture
+def wizard(qtbot, user_data, answers, tiny_finetune_base):
+    wizard = FinetuneWizard(tiny_finetune_base, "cpu")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def test_the_folder_page_rejects_empty_and_junk_folders_and_accepts_a_good_one(wizard, domain_folder, tmp_path):
+    (tmp_path / "empty").mkdir()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for name in ("a.png", "b.jpg", "c.webp", "d.png", "e.png"):
+        (junk / name).write_bytes(os.urandom(300))
+    assert not next_enabled(wizard)
+    wizard.images_page.scan_folder(tmp_path / "empty")
+    assert not next_enabled(wizard) and "No usable image" in wizard.images_page.verdict.text()
+    wizard.images_page.scan_folder(junk)
+    assert not next_enabled(wizard) and wizard.images_page.details.toPlainText().count("unreadable") == 5
+    wizard.images_page.scan_folder(domain_folder)
+    assert next_enabled(wizard) and wizard.images_page.strip.count() == 8
+
+
+def go_to_training(wizard, qtbot, domain_folder, output: Path, steps: int, screenshots: Path | None = None) -> None:
+    """Fill in the pages up to Start training; with `screenshots`, wait for the estimate and save each page."""
+    wizard.images_page.scan_folder(domain_folder)
+    if screenshots:
+        screenshot(wizard, "wizard_1_images", screenshots)
+    wizard.next()
+    assert next_enabled(wizard)
+    if screenshots:
+        screenshot(wizard, "wizard_2_task", screenshots)
+    wizard.next()
+    settings = wizard.settings_page
+    assert settings.name.text() == "my-photos"
+    settings.advanced_toggle.setChecked(True)
+    settings.steps.setValue(steps)
+    settings.batch.setValue(4)
+    settings.output_folder.setText(str(output))
+    if screenshots:
+        qtbot.waitUntil(lambda: "cpu" in settings.seconds_per_image, timeout=60000)
+        assert settings.estimate.text().startswith("About ") and "CPU" in settings.estimate.text()
+        screenshot(wizard, "wizard_3_settings", screenshots)
+    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Start training" and settings.isComplete()
+    wizard.next()
+    assert not wizard.button(QWizard.WizardButton.BackButton).isEnabled()
+
+
+def parameters(module) -> list[torch.Tensor]:
+    return [p.detach() for p in module.parameters()]
+
+
+def test_a_quick_run_produces_a_checkpoint_that_loads_in_the_app(open_main_window, tiny_finetune_base, domain_folder, qtbot, tmp_path):
+    window = open_main_window(tiny_finetune_base)
+    window.finetune_action.trigger()
+    wizard = window.finetune_wizard
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    go_to_training(wizard, qtbot, domain_folder, tmp_path / "models", steps=30, screenshots=tmp_path)
+    page = wizard.training_page
+    qtbot.waitUntil(lambda: page.outcome is not None or page.log.isVisibleTo(wizard), timeout=240000)
+    timer.stop()
+    assert page.outcome is not None, page.log.toPlainText()
+    assert not page.outcome["cancelled"] and len(page.plot.points) >= 2 and page.preview.pixmap() is not None
+    assert len(ticks) > 20 and max(np.diff(ticks)) < 1.0
+    screenshot(wizard, "wizard_4_training", tmp_path)
+    wizard.next()
+    screenshot(wizard, "wizard_5_finish", tmp_path)
+    assert all(not label.pixmap().isNull() for label in wizard.finish_page.images)
+    with qtbot.waitSignal(window.engine.model_loaded, timeout=30000):
+        wizard.accept()
+    checkpoint = tmp_path / "models" / "my-photos.safetensors"
+    tuned, base = load_checkpoint(checkpoint), load_checkpoint(tiny_finetune_base)
+    assert tuned.domain == "my-photos" and tuned.stage == "finetune"
+    after, before = tuned.part("invertfill"), base.part("invertfill")
+    assert all(torch.equal(a, b) for a, b in zip(parameters(after.generator), parameters(before.generator)))
+    assert not all(torch.equal(a, b) for a, b in zip(parameters(after.encoder), parameters(before.encoder)))
+    assert window.model_label.text() == "Model: my-photos · 32 px · my-photos"
+    assert checkpoint.resolve() in [p.resolve() for p in window.user_model_paths()]
+
+
+def test_cancel_stops_the_process_within_seconds_and_leaves_a_loadable_checkpoint_or_none(wizard, domain_folder, qtbot, tmp_path):
+    go_to_training(wizard, qtbot, domain_folder, tmp_path / "models", steps=100000)
+    page = wizard.training_page
+    qtbot.waitUntil(lambda: len(page.plot.points) >= 1, timeout=120000)
+    started = time.monotonic()
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: not page.process.running, timeout=30000)
+    assert time.monotonic() - started < 10
+    checkpoint = tmp_path / "models" / "my-photos.safetensors"
+    assert page.outcome is not None and page.outcome["cancelled"] and "last checkpoint was kept" in page.status.text()
+    assert load_checkpoint(checkpoint).part("invertfill") is not None
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["my-photos.safetensors"]
+
+
+def test_a_crash_of_the_training_process_is_reported_with_its_last_lines(wizard, domain_folder, qtbot, answers, tmp_path, monkeypatch):
+    make_job = wizard.make_job
+
+    def broken_job() -> FinetuneJob:
+        settings = make_job().to_dict()
+        settings["lr"] = "fast"
+        return FinetuneJob(**settings)
+
+    monkeypatch.setattr(wizard, "make_job", broken_job)
+    go_to_training(wizard, qtbot, domain_folder, tmp_path / "models", steps=10)
+    page = wizard.training_page
+    qtbot.waitUntil(lambda: page.log.isVisibleTo(wizard), timeout=120000)
+    assert answers.errors and answers.errors[0][0] == "Fine-tune failed" and "exit status 1" in answers.errors[0][1]
+    assert "TypeError" in page.log.toPlainText() and page.outcome is None and not next_enabled(wizard)
+
+
+def test_closing_the_app_during_training_asks_then_stops_it_and_keeps_the_last_checkpoint(
+    open_main_window, tiny_finetune_base, domain_folder, qtbot, answers, tmp_path
+):
+    window = open_main_window(tiny_finetune_base)
+    window.finetune_action.trigger()
+    wizard = window.finetune_wizard
+    go_to_training(wizard, qtbot, domain_folder, tmp_path / "models", steps=100000)
+    page = wizard.training_page
+    qtbot.waitUntil(lambda: len(page.plot.points) >= 1, timeout=120000)
+    answers.stop_training = False
+    window.close()
+    assert answers.asked_stop_training == 1 and window.isVisible() and wizard.training
+    answers.stop_training = True
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30000)
+    assert answers.asked_stop_training == 2 and not wizard.training and page.outcome["cancelled"]
+    assert load_checkpoint(tmp_path / "models" / "my-photos.safetensors").part("invertfill") is not None

@@ -1,0 +1,158 @@
+"""A fine-tune as a job for a separate process: settings in a JSON file, progress as JSON lines.
+
+The app's wizard starts `main.py --finetune-job SPEC.json` (the frozen app: `InvertFill
+--finetune-job SPEC.json`), reads one JSON object per stdout line, and cancels by writing
+"cancel" to its stdin. Messages:
+
+    {"type": "started", "images": N, "total": T}
+    {"type": "progress", "done": images, "total": T, "values": {"loss_total": …, "eta_s": …}}
+    {"type": "preview", "path": PNG, "done": images}        the current model filling the held-out image
+    {"type": "done", "checkpoint": FILE, "cancelled": bool, "done": images, "comparison": {…}}
+    {"type": "error", "message": one line}                  then exit status 1
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.atomic_write import atomic_write
+from core.config import Serializable
+from core.errors import InvertFillError
+from core.image_io import Picture, read_image, write_image
+from core.inpainter import Inpainter
+from core.masks import bucket_mask
+from core.progress import Progress
+
+from .stage2 import finetune
+
+TICK_STEPS = 10
+
+
+@dataclass(frozen=True)
+class FinetuneJob(Serializable):
+    """model: the base checkpoint; output: where the tuned checkpoint goes; run_dir: logs and snapshots."""
+
+    model: str
+    data: str
+    output: str
+    run_dir: str
+    domain: str
+    masks: str = "free-form"
+    device: str = "auto"
+    steps: int = 300
+    batch: int = 8
+    lr: float = 1e-4
+    workers: int = 2
+    preview_every: int = 200
+    held_out: str = ""
+    exclude: tuple[str, ...] = ()
+
+    def save(self, path: str | Path) -> None:
+        with atomic_write(Path(path)) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> FinetuneJob:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            raise InvertFillError(f"cannot read the fine-tune job {path}: {error}") from None
+
+
+def emit(message: dict) -> None:
+    print(json.dumps(message), flush=True)
+
+
+def preview_picture(path: str | Path, resolution: int) -> Picture:
+    """The held-out image as a centre square at the model's resolution, RGB."""
+    rgb = read_image(path).rgb8()
+    side = min(rgb.shape[:2])
+    top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+    square = rgb[top : top + side, left : left + side]
+    return Picture(cv2.resize(square, (resolution, resolution), interpolation=cv2.INTER_AREA))
+
+
+def preview_hole(job: FinetuneJob, resolution: int) -> np.ndarray:
+    """The same hole for every preview: outpainting or a `hard` free-form mask, seeded."""
+    rng = np.random.default_rng(0)
+    if job.masks == "outpaint":
+        hole = np.zeros((resolution, resolution), bool)
+        hole[:, resolution * 3 // 4 :] = True
+        return hole
+    return bucket_mask("hard", resolution, rng).astype(bool)
+
+
+def fill_preview(checkpoint: str | Path, job: FinetuneJob, out: Path) -> Path:
+    inpainter = Inpainter(checkpoint, "cpu")
+    picture = preview_picture(job.held_out, inpainter.resolution)
+    filled = inpainter.fill(picture, preview_hole(job, inpainter.resolution), "full", seed=0)
+    write_image(out, filled.pictures[0])
+    return out
+
+
+def watch_for_cancel(cancel: threading.Event) -> None:
+    """Set `cancel` when the parent writes "cancel" or closes our stdin."""
+    for line in sys.stdin:
+        if line.strip() == "cancel":
+            break
+    cancel.set()
+
+
+def run_job(spec: str | Path) -> int:
+    """The body of the fine-tune process; returns its exit status."""
+    cancel = threading.Event()
+    threading.Thread(target=watch_for_cancel, args=(cancel,), daemon=True).start()
+    try:
+        job = FinetuneJob.load(spec)
+        run_dir = Path(job.run_dir)
+        previews = run_dir / "previews"
+        previews.mkdir(parents=True, exist_ok=True)
+        total = job.steps * job.batch
+        emit({"type": "started", "total": total})
+        seen: set[Path] = set()
+
+        def report(progress: Progress) -> None:
+            emit({"type": "progress", "done": progress.done, "total": progress.total, "values": dict(progress.values)})
+            snapshots = sorted((run_dir / "checkpoints").glob("network-*.safetensors"))
+            if job.held_out and snapshots and snapshots[-1] not in seen:
+                seen.add(snapshots[-1])
+                path = fill_preview(snapshots[-1], job, previews / f"preview-{progress.done:09d}.png")
+                emit({"type": "preview", "path": str(path), "done": progress.done})
+
+        settings = dict(kimg=total / 1000, batch=job.batch, lr=job.lr, workers=job.workers, tick_kimg=TICK_STEPS * job.batch / 1000,
+                        snapshot_ticks=max(1, job.preview_every // TICK_STEPS))
+        result = finetune(job.model, job.data, run_dir, job.masks, job.domain, job.device, report, cancel,
+                          exclude=frozenset(Path(p) for p in job.exclude), **settings)
+        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(Path(job.output)) as tmp:
+            shutil.copyfile(result.checkpoint, tmp)
+        comparison = {}
+        if job.held_out:
+            comparison = {
+                "masked": str(_masked_preview(job, previews / "masked.png")),
+                "before": str(fill_preview(job.model, job, previews / "before.png")),
+                "after": str(fill_preview(job.output, job, previews / "after.png")),
+            }
+        emit({"type": "done", "checkpoint": job.output, "cancelled": result.interrupted, "done": result.images, "comparison": comparison})
+        return 0
+    except InvertFillError as error:
+        emit({"type": "error", "message": str(error)})
+        return 1
+
+
+def _masked_preview(job: FinetuneJob, out: Path) -> Path:
+    """The held-out image with its preview hole shown in gray."""
+    resolution = Inpainter(job.model, "cpu").resolution
+    picture = preview_picture(job.held_out, resolution)
+    pixels = picture.pixels.copy()
+    pixels[preview_hole(job, resolution)] = 128
+    write_image(out, Picture(pixels))
+    return out
