@@ -1,1 +1,1 @@
-"""Front ends: the `invertfill` command line (and, later, the Qt desktop app)."""
+"""Front ends: the `invertfill` command line and the Qt desktop app (app.gui)."""

@@ -1,4 +1,4 @@
-"""The `invertfill` command line: fill, batch, info. Thin: parse, call core, print.
+"""The `invertfill` command line: fill, batch, training, evaluation, info, export. Thin: parse, call core, print.
 
 Errors a user can act on print one line on stderr and exit 1; set INVERTFILL_DEBUG=1 to see
 the traceback of an unexpected error.
@@ -41,6 +41,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--progress", choices=["bar", "json"], default="bar", help="a progress bar or one JSON line per tick")
+    parser.add_argument("--minutes", type=float, metavar="M", help="stop (and save) after M minutes even if --kimg is not reached")
 
 
 def _add_loss_options(parser: argparse.ArgumentParser, masks_help: str) -> None:
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     encoder.add_argument("--latent-space", choices=["fw+", "w+"], help="fw+ (default) or the w+ ablation without the RGB branch")
     encoder.add_argument("--no-premod", action="store_true", help="ablation: no pre-modulation")
     encoder.add_argument("--no-sml", action="store_true", help="ablation: a static mean latent")
+    encoder.add_argument("--domain", metavar="NAME", help="domain name stored in the checkpoints (default: the folder's name)")
     _add_run_options(encoder)
     _add_loss_options(encoder, "folder of mask files to mix in with the generated masks")
 
@@ -149,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
     info.add_argument("checkpoint", metavar="CKPT")
+
+    export = commands.add_parser(
+        "export", help="copy a checkpoint for shipping",
+        description="Write a copy of CKPT with all its parts: in half precision with --half (half the size; the "
+        "engine widens it to float32 on load), under another domain name with --domain.",
+    )
+    export.add_argument("checkpoint", metavar="CKPT")
+    export.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
+    export.add_argument("--half", action="store_true", help="store floating-point tensors as float16")
+    export.add_argument("--domain", metavar="NAME", help="domain name stored in the copy (default: the source's)")
     return parser
 
 
@@ -254,12 +266,13 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     from training.stage1 import train_stylegan2
 
     config = _gan_config(args)
+    time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:
-        result = train_stylegan2(config, args.data, args.out, args.resume, args.init, args.device, report)
+        result = train_stylegan2(config, args.data, args.out, args.resume, args.init, args.device, report, time_limit)
     finally:
         close()
-    return _report_training(result, args.out)
+    return _report_training(result, args.out, time_limit)
 
 
 def _encoder_settings(args: argparse.Namespace) -> dict:
@@ -272,10 +285,25 @@ def _encoder_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def _report_training(result, out: str) -> int:
-    state = "interrupted" if result.interrupted else "finished"
+def _time_limit(minutes: float | None) -> threading.Event:
+    """An event that is set after `minutes` (never without): the training commands' --minutes."""
+    reached = threading.Event()
+    if minutes is not None:
+        if minutes <= 0:
+            raise InvertFillError(f"--minutes must be positive, got {minutes:g}")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise InvertFillError("--minutes works in a single process; under torchrun limit the run with --kimg")
+        timer = threading.Timer(minutes * 60, reached.set)
+        timer.daemon = True
+        timer.start()
+    return reached
+
+
+def _report_training(result, out: str, time_limit: threading.Event) -> int:
+    """The last line of a training command; Ctrl-C exits 130, the --minutes limit is a normal end."""
+    state = "stopped at the time limit" if time_limit.is_set() else "interrupted" if result.interrupted else "finished"
     print(f"{state} at {result.images / 1000:.1f} kimg; checkpoint {result.checkpoint}, resume state in {Path(out) / 'checkpoints'}")
-    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if result.interrupted and not time_limit.is_set() else EXIT_OK
 
 
 def _run_train_encoder(args: argparse.Namespace) -> int:
@@ -294,12 +322,14 @@ def _run_train_encoder(args: argparse.Namespace) -> int:
     config = replace(config, model=model, **_encoder_settings(args))
     if args.masks:
         config = replace(config, masks={**config.masks, "folder": 0.5}, mask_folder=args.masks)
+    time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:
-        result = train_encoder(config, args.gan, args.data, args.out, args.resume, device=args.device, progress=report)
+        result = train_encoder(config, args.gan, args.data, args.out, args.resume, domain=args.domain, device=args.device,
+                               progress=report, cancel=time_limit)
     finally:
         close()
-    return _report_training(result, args.out)
+    return _report_training(result, args.out, time_limit)
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
@@ -312,14 +342,16 @@ def _run_finetune(args: argparse.Namespace) -> int:
     config = replace(EncoderTrainConfig.from_dict({**defaults, **_settings(args)}), **_encoder_settings(args))
     seconds = estimate_finetune_seconds(config, args.model, args.device)
     print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
+    time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:
         result = train_encoder(
-            config, args.model, args.data, args.out, args.resume, finetune=True, domain=args.domain, device=args.device, progress=report
+            config, args.model, args.data, args.out, args.resume, finetune=True, domain=args.domain, device=args.device,
+            progress=report, cancel=time_limit,
         )
     finally:
         close()
-    return _report_training(result, args.out)
+    return _report_training(result, args.out, time_limit)
 
 
 def _run_make_masks(args: argparse.Namespace) -> int:
@@ -361,6 +393,17 @@ def _run_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from core.checkpoint import export_checkpoint
+
+    source, target = Path(args.checkpoint), Path(args.output)
+    if target.exists() and target.resolve() == source.resolve():
+        raise InvertFillError(f"{target} is the checkpoint being exported; choose another output")
+    export_checkpoint(source, target, args.half, args.domain)
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {'float16' if args.half else 'as stored'})")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -373,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         "make-masks": _run_make_masks,
         "eval": _run_eval,
         "info": _run_info,
+        "export": _run_export,
     }
     try:
         return handlers[args.command](args)

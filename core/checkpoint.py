@@ -64,14 +64,18 @@ def _kind_of(module: nn.Module) -> str:
     raise TypeError(f"cannot checkpoint a {type(module).__name__}")
 
 
-def save_checkpoint(path: str | os.PathLike[str], parts: dict[str, nn.Module], stage: str, domain: str = "") -> None:
-    """Write `parts` (each with a `.config`) atomically to `path` (.safetensors)."""
+def save_checkpoint(path: str | os.PathLike[str], parts: dict[str, nn.Module], stage: str, domain: str = "", half: bool = False) -> None:
+    """Write `parts` (each with a `.config`) atomically to `path` (.safetensors); with `half`,
+    floating-point tensors are stored as float16 (half the size, for shipping a model)."""
     tensors: dict[str, torch.Tensor] = {}
     described = {}
     for name, module in parts.items():
         described[name] = {"kind": _kind_of(module), "config": module.config.to_dict()}
         for key, value in module.state_dict().items():
-            tensors[f"{name}.{key}"] = value.detach().cpu().contiguous()
+            value = value.detach().cpu()
+            if half and value.is_floating_point():
+                value = value.to(torch.float16)
+            tensors[f"{name}.{key}"] = value.contiguous()
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -175,6 +179,13 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         format_version=int(metadata["format_version"]),
         producer=metadata.get("producer", ""),
     )
+
+
+def export_checkpoint(source: str | os.PathLike[str], target: str | os.PathLike[str], half: bool = False, domain: str | None = None) -> None:
+    """Copy a checkpoint with every part, in half precision with `half`, under another `domain` if given."""
+    checkpoint = load_checkpoint(source)
+    domain = checkpoint.domain if domain is None else domain
+    save_checkpoint(target, checkpoint.parts, checkpoint.stage, domain, half=half)
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -180,6 +180,28 @@ def test_info_describes_a_checkpoint(capsys, tiny_checkpoint):
     assert "stage: encoder" in out and "domain: tests" in out and "generator.resolution: 32" in out and "latent_space: fw+" in out
 
 
+def test_export_half_halves_the_file_and_fills_like_the_original(capsys, tiny_checkpoint, photo_and_mask, tmp_path):
+    import torch
+
+    from core.checkpoint import load_checkpoint
+    from core.inpainter import Inpainter
+
+    code, out, _ = run(capsys, "export", tiny_checkpoint, "-o", tmp_path / "half.safetensors", "--half", "--domain", "shipped")
+    assert code == 0 and "float16" in out
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * tiny_checkpoint.stat().st_size
+    full, half = load_checkpoint(tiny_checkpoint), load_checkpoint(tmp_path / "half.safetensors")
+    assert half.domain == "shipped" and half.stage == full.stage
+    for (key, a), b in zip(full.part("invertfill").state_dict().items(), half.part("invertfill").state_dict().values()):
+        assert b.dtype == a.dtype and torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), key
+    image, mask = photo_and_mask
+    picture, hole = read_image(image), cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE) > 127
+    results = [Inpainter(path, "cpu").fill(picture, hole, "crop", seed=0).pictures[0].pixels.astype(int) for path in
+               (tiny_checkpoint, tmp_path / "half.safetensors")]
+    assert np.array_equal(results[0][~hole], results[1][~hole]) and np.abs(results[0] - results[1])[hole].mean() < 2
+    code, _, err = run(capsys, "export", tiny_checkpoint, "-o", tiny_checkpoint)
+    assert_one_line_error(code, err, "is the checkpoint being exported")
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["fill", "--help"], ["batch", "--help"], ["info", "--help"], ["--version"]])
 def test_help_and_version(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:

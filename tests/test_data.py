@@ -177,3 +177,21 @@ def test_worker_processes_yield_the_same_batches(image_folder):
     in_workers = take(batches, 4)
     del batches
     assert all(torch.equal(a, b) for a, b in zip(in_process, in_workers))
+
+
+def test_zoom_takes_random_scale_crops_of_a_large_photo_and_is_fixed_by_the_position(tmp_path):
+    """A 128-px image of four flat quadrants at R = 32: without zoom every crop shows all four
+    colours; with zoom 4 some crops lie inside one quadrant, and the same position gives the same crop."""
+    quadrants = np.zeros((128, 128, 3), np.uint8)
+    quadrants[:64, 64:], quadrants[64:, :64], quadrants[64:, 64:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    write_image(tmp_path / "images" / "quadrants.png", Picture(quadrants))
+
+    def colours(item: torch.Tensor) -> int:
+        return len({tuple(pixel) for pixel in ((item + 1) * 127.5).round().reshape(3, -1).T.tolist()})
+
+    whole = ImageFolderDataset(tmp_path / "images", 32, xflip=False)
+    zoomed = ImageFolderDataset(tmp_path / "images", 32, xflip=False, zoom=4)
+    assert all(colours(whole[p]) >= 4 for p in range(20))
+    assert any(colours(zoomed[p]) == 1 for p in range(20)) and torch.equal(zoomed[7], zoomed[7])
+    with pytest.raises(InvertFillError, match="zoom must be 1 or more"):
+        ImageFolderDataset(tmp_path / "images", 32, zoom=0.5)

@@ -131,6 +131,19 @@ def test_cli_trains_and_rejects_a_folder_of_junk(image_folder, tmp_path, capsys)
     assert code == 1 and "no usable image" in err and err.count("\n") == 1
 
 
+def test_cli_minutes_stops_at_the_time_limit_saves_and_exits_zero(image_folder, tmp_path, capsys):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny_gan_config(kimg=1000).to_dict()))
+    code = main(["train-gan", "--data", str(image_folder), "--out", str(tmp_path / "run"), "--config", str(config), "--device", "cpu",
+                 "--progress", "json", "--minutes", "0.02"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "stopped at the time limit" in out
+    assert load_resume_state(tmp_path / "run", torch.device("cpu"))["images"] < 1_000_000
+    assert load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("network-*.safetensors"))).part("generator") is not None
+    code = main(["train-gan", "--data", str(image_folder), "--out", str(tmp_path / "run2"), "--config", str(config), "--minutes", "0"])
+    assert code == 1 and "--minutes must be positive" in capsys.readouterr().err
+
+
 def _rank_worker(rank: int, port: int, data: str, out: str) -> None:
     join_process_group(rank, port)
     from training.distributed import shutdown_distributed

@@ -137,10 +137,12 @@ def test_the_ablations_train_through_the_same_command(gan_checkpoint, image_fold
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps(tiny_encoder_config(kimg=0.008).to_dict()))
     code = main(["train-encoder", "--gan", str(gan_checkpoint), "--data", str(image_folder), "--out", str(tmp_path / "run"),
-                 "--config", str(settings), "--device", "cpu", "--progress", "json", *flags])
+                 "--config", str(settings), "--device", "cpu", "--progress", "json", "--domain", "scenes", *flags])
     out, _ = capsys.readouterr()
     assert code == 0 and "finished at" in out
-    model = load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("network-*.safetensors"))).part("invertfill")
+    checkpoint = load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("network-*.safetensors")))
+    model = checkpoint.part("invertfill")
+    assert checkpoint.domain == "scenes"
     assert (model.rgb_branch is None) == ("w+" in flags)
     assert (model.pre_modulation is None) == ("--no-premod" in flags)
     assert model.config.sml == ("--no-sml" not in flags)

@@ -16,7 +16,8 @@ class GanTrainConfig(Serializable):
 
     batch is the global batch (all ranks). None for r1_gamma means 0.0002·R²/batch, for
     ema_kimg batch·10/32 (StyleGAN2-ADA's choices). ada_kimg: images (thousands) over which
-    the augmentation probability can go from 0 to 1.
+    the augmentation probability can go from 0 to 1. zoom: random crops of scale up to this
+    (training.data.square_crop); 1 = the whole shorter side.
     """
 
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -37,6 +38,7 @@ class GanTrainConfig(Serializable):
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: int = 500
+    zoom: float = 1.0
     mixed_precision: bool = True
     seed: int = 0
     workers: int = 2
@@ -77,6 +79,7 @@ class EncoderTrainConfig(Serializable):
     "folder" (masks read from `mask_folder`). backbone: "vgg16" (needs the torchvision VGG16
     file, see training/vgg16.py) or "discriminator" (the stage-1 discriminator's features).
     train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).
+    zoom: as for GanTrainConfig.
     """
 
     model: InvertFillConfig = field(default_factory=InvertFillConfig)
@@ -89,6 +92,7 @@ class EncoderTrainConfig(Serializable):
     kimg: float = 200
     lr: float = 1e-4
     train_rgb_branch: bool = False
+    zoom: float = 1.0
     mixed_precision: bool = True
     seed: int = 0
     workers: int = 2

@@ -48,10 +48,16 @@ def unreadable_reason(path: Path) -> str | None:
     return None
 
 
-def square_crop(pixels: np.ndarray, resolution: int, crop: str, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) uint8 -> (R, R, 3) uint8: shorter side resized to R, then a center or random square."""
+def square_crop(pixels: np.ndarray, resolution: int, crop: str, rng: np.random.Generator, zoom: float = 1.0) -> np.ndarray:
+    """(H, W, 3) uint8 -> (R, R, 3) uint8: shorter side resized to R, then a center or random square.
+
+    With `zoom` > 1 a random crop first resizes the shorter side to R·s, s uniform in [1, zoom]:
+    a square of a 512-px photo at R = 256 and zoom 2 covers between all of it and a quarter.
+    """
     height, width = pixels.shape[:2]
     scale = resolution / min(height, width)
+    if crop == "random" and zoom > 1:
+        scale *= rng.uniform(1, zoom)
     size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
     if scale != 1:
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
@@ -71,6 +77,7 @@ def to_tensor(pixels: np.ndarray) -> Tensor:
 class ImageFolderDataset(Dataset[Tensor]):
     """The images under a folder, as (3, R, R) float32 crops in [-1, 1] indexed by stream position.
 
+    Random crops with `zoom` > 1 take squares of random scale (see `square_crop`).
     With `verify`, every file is decoded once here and the unreadable ones are dropped and listed
     in `skipped` as (path, reason); without it, an unreadable file raises when its turn comes.
     `len()` is the number of usable images (one epoch); positions beyond it continue the stream.
@@ -85,10 +92,13 @@ class ImageFolderDataset(Dataset[Tensor]):
         seed: int = 0,
         verify: bool = True,
         exclude: frozenset[Path] = frozenset(),
+        zoom: float = 1.0,
     ) -> None:
         root = Path(root)
         if crop not in CROPS:
             raise InvertFillError(f"crop must be 'center' or 'random', got {crop!r}")
+        if zoom < 1:
+            raise InvertFillError(f"zoom must be 1 or more, got {zoom}")
         if resolution < 1:
             raise InvertFillError(f"resolution must be a positive number of pixels, got {resolution}")
         if seed < 0:
@@ -108,6 +118,7 @@ class ImageFolderDataset(Dataset[Tensor]):
         self.root = root
         self.resolution = resolution
         self.crop = crop
+        self.zoom = zoom
         self.xflip = xflip
         self.seed = seed
         self.files = [path for path, reason in zip(candidates, reasons) if reason is None]
@@ -140,7 +151,7 @@ class ImageFolderDataset(Dataset[Tensor]):
         assert position >= 0, position
         pixels = read_image(self.files[self.image_index(position)]).rgb8()
         rng = np.random.default_rng([self.seed, position, 1])
-        pixels = square_crop(pixels, self.resolution, self.crop, rng)
+        pixels = square_crop(pixels, self.resolution, self.crop, rng, self.zoom)
         if self.xflip and rng.random() < 0.5:
             pixels = pixels[:, ::-1]
         return to_tensor(pixels)

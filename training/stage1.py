@@ -220,7 +220,7 @@ def train_stylegan2(
     if resume is not None:
         trainer.load_state_dict(load_resume_state(resume, ctx.device))
     run.save_config({"stage": "stylegan2", "data": str(data), **config.to_dict()})
-    dataset = ImageFolderDataset(data, config.resolution, seed=config.seed)
+    dataset = ImageFolderDataset(data, config.resolution, seed=config.seed, zoom=config.zoom)
     per_rank = config.batch // ctx.world_size
     loader = make_loader(dataset, per_rank, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     fixed_z = torch.randn(config.samples, config.generator.style_dim, generator=torch.Generator().manual_seed(config.seed)).to(ctx.device)

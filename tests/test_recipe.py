@@ -1,0 +1,76 @@
+"""The default model's recipe (training/recipes/scenes256/train.sh), run end to end at 32 px on the CPU."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_tiny_generator_config, make_tiny_invertfill_config
+from safetensors import safe_open
+
+from core.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "training" / "recipes" / "scenes256"
+
+
+def write_images(folder: Path, count: int, size: int, suffix: str, seed: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        pixels = cv2.resize(rng.integers(0, 256, (4, 4, 3)).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / f"{folder.name}_{index:03d}{suffix}"), pixels)
+
+
+def tiny_configs(folder: Path) -> Path:
+    """The recipe's stage1.json and stage2.json with 32-px networks and short ticks, for the CPU."""
+    folder.mkdir()
+    run = {"batch": 4, "tick_kimg": 0.008, "snapshot_ticks": 1, "workers": 0}
+    stage1 = json.loads((RECIPE / "stage1.json").read_text())
+    stage1.update(generator=asdict(make_tiny_generator_config(32)), discriminator={"resolution": 32, "channel_base": 4096, "channel_max": 16}, **run)
+    stage2 = json.loads((RECIPE / "stage2.json").read_text())
+    stage2.update(model=asdict(make_tiny_invertfill_config(32)), **run)
+    (folder / "stage1.json").write_text(json.dumps(stage1))
+    (folder / "stage2.json").write_text(json.dumps(stage2))
+    return folder
+
+
+@pytest.mark.slow
+def test_the_recipe_splits_trains_exports_and_evaluates(tmp_path):
+    write_images(tmp_path / "scenes" / "scenery", 20, 64, ".jpg", 0)
+    write_images(tmp_path / "scenes" / "street", 10, 32, ".png", 1)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in range(30):
+        hole = np.zeros((64, 64), np.uint8)
+        hole[index : index + 20, 10:40] = 255
+        cv2.imwrite(str(masks / f"{index:05d}.png"), hole)
+    work = tmp_path / "work"
+    environment = {**os.environ, "SCENES": str(tmp_path / "scenes"), "NVIDIA_MASKS": str(masks), "WORK": str(work),
+                   "CONFIGS": str(tiny_configs(tmp_path / "configs")), "STAGE1_MINUTES": "0.1", "STAGE2_MINUTES": "0.1",
+                   "EVAL_MASKS": "6", "DEVICE": "cpu", "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(RECIPE / "train.sh")], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and (work / "status").read_text().strip() == "done", result.stdout[-3000:] + result.stderr[-3000:]
+
+    held_out = {p.name for p in (work / "heldout").rglob("*") if p.is_symlink()}
+    trained = {p.name for p in (work / "train").rglob("*") if p.is_symlink()}
+    assert held_out == {"scenery_009.jpg", "scenery_019.jpg", "street_009.png"} and len(trained) == 27 and not held_out & trained
+
+    shipped = work / "default.safetensors"
+    joined = b"".join(part.read_bytes() for part in sorted((work / "parts").iterdir()))
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert joined == shipped.read_bytes() and (work / "default.safetensors.sha256").read_text().split()[0] == digest
+    checkpoint = load_checkpoint(shipped)
+    assert checkpoint.domain == "scenes" and set(checkpoint.parts) == {"invertfill", "discriminator"}
+    with safe_open(str(shipped), framework="pt") as f:
+        assert {str(f.get_slice(key).get_dtype()) for key in f.keys()} == {"F16"}
+
+    assert len(list((work / "masks" / "nvidia").iterdir())) == 6
+    report = (work / "eval" / "report.md").read_text()
+    assert all(name in report for name in ("| invertfill |", "| Telea |", "| Navier–Stokes |", "hard PSNR", "extreme SSIM", "all PSNR", "nvidia PSNR"))
