@@ -43,6 +43,14 @@ def next_enabled(wizard) -> bool:
     return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
 
 
+def scan(wizard, qtbot, folder: Path) -> None:
+    """Pick `folder` on the images page; Next stays disabled until its background check is shown."""
+    page = wizard.images_page
+    page.scan_folder(folder)
+    assert page.scanning and not next_enabled(wizard) and "Checking the images" in page.verdict.text()
+    qtbot.waitUntil(lambda: not page.scanning, timeout=30000)
+
+
 @pytest.fixture
 def wizard(qtbot, user_data, answers, tiny_finetune_base):
     wizard = FinetuneWizard(tiny_finetune_base, "cpu")
@@ -51,24 +59,26 @@ def wizard(qtbot, user_data, answers, tiny_finetune_base):
     return wizard
 
 
-def test_the_folder_page_rejects_empty_and_junk_folders_and_accepts_a_good_one(wizard, domain_folder, tmp_path):
+def test_the_folder_page_rejects_empty_and_junk_folders_and_accepts_a_good_one(wizard, qtbot, domain_folder, tmp_path):
     (tmp_path / "empty").mkdir()
     junk = tmp_path / "junk"
     junk.mkdir()
     for name in ("a.png", "b.jpg", "c.webp", "d.png", "e.png"):
         (junk / name).write_bytes(os.urandom(300))
     assert not next_enabled(wizard)
-    wizard.images_page.scan_folder(tmp_path / "empty")
+    scan(wizard, qtbot, tmp_path / "empty")
     assert not next_enabled(wizard) and "No usable image" in wizard.images_page.verdict.text()
-    wizard.images_page.scan_folder(junk)
+    scan(wizard, qtbot, junk)
     assert not next_enabled(wizard) and wizard.images_page.details.toPlainText().count("unreadable") == 5
-    wizard.images_page.scan_folder(domain_folder)
+    scan(wizard, qtbot, domain_folder)
     assert next_enabled(wizard) and wizard.images_page.strip.count() == 8
+    scan(wizard, qtbot, tmp_path / "nowhere")
+    assert not next_enabled(wizard) and "is not a folder" in wizard.images_page.verdict.text()
 
 
 def go_to_training(wizard, qtbot, domain_folder, output: Path, steps: int, screenshots: Path | None = None) -> None:
     """Fill in the pages up to Start training; with `screenshots`, wait for the estimate and save each page."""
-    wizard.images_page.scan_folder(domain_folder)
+    scan(wizard, qtbot, domain_folder)
     if screenshots:
         screenshot(wizard, "wizard_1_images", screenshots)
     wizard.next()

@@ -85,14 +85,21 @@ def inside_bundle(path: Path) -> bool:
 
 
 class ImagesPage(QWizardPage):
+    """The folder check runs in a background thread (a folder of large photos takes a while to
+    decode); only the newest scan is shown."""
+
+    scanned = Signal(int, object, str)
+
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Your images")
         self.setSubTitle("Pick or drop a folder of photos from the domain the model should learn (any depth).")
         self.setAcceptDrops(True)
         self.scan: FolderScan | None = None
+        self._scans_started = self._scans_shown = 0
+        self.scanned.connect(self._show_scan)
         self.folder = QLineEdit()
-        self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
+        self.folder.editingFinished.connect(self._folder_typed)
         self.verdict = QLabel("No folder yet.")
         self.verdict.setWordWrap(True)
         self.details = QPlainTextEdit()
@@ -110,6 +117,10 @@ class ImagesPage(QWizardPage):
         layout.addWidget(self.strip)
         layout.addWidget(self.details)
 
+    def _folder_typed(self) -> None:
+        if self.scan is None or Path(self.folder.text()) != self.scan.folder:
+            self.scan_folder(self.folder.text())
+
     def _browse(self) -> None:
         folder = dialogs.choose_folder(self, "Folder of your images", self.folder.text())
         if folder:
@@ -124,18 +135,37 @@ class ImagesPage(QWizardPage):
         if folders:
             self.scan_folder(folders[0])
 
+    @property
+    def scanning(self) -> bool:
+        return self._scans_shown != self._scans_started
+
     def scan_folder(self, folder: str | Path) -> None:
+        """Check `folder` off the GUI thread; the page shows the result when it comes."""
+        folder = Path(folder)
         self.folder.setText(str(folder))
         self.strip.clear()
+        self.details.clear()
+        self.scan = None
+        self._scans_started += 1
+        self.verdict.setText(f"Checking the images in {folder.name}…")
+        self.completeChanged.emit()
+        threading.Thread(target=self._scan, args=(self._scans_started, folder), daemon=True).start()
+
+    def _scan(self, number: int, folder: Path) -> None:
         try:
-            self.scan = scan_image_folder(folder)
+            self.scanned.emit(number, scan_image_folder(folder), "")
         except InvertFillError as error:
-            self.scan = None
-            self.verdict.setText(str(error))
-            self.details.clear()
-            self.completeChanged.emit()
+            self.scanned.emit(number, None, str(error))
+
+    def _show_scan(self, number: int, scan: FolderScan | None, problem: str) -> None:
+        if number != self._scans_started:
             return
-        scan = self.scan
+        self._scans_shown = number
+        self.scan = scan
+        self.completeChanged.emit()
+        if scan is None:
+            self.verdict.setText(problem)
+            return
         self.verdict.setText(scan.verdict())
         lines = [f"{len(scan.usable)} usable images; {scan.size_summary()}".rstrip("; ")]
         lines += [f"unreadable: {path.name}: {reason}" for path, reason in scan.unreadable]
@@ -146,7 +176,6 @@ class ImagesPage(QWizardPage):
         for info in scan.usable[:STRIP_IMAGES]:
             pixmap = QPixmap(str(info.path)).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             self.strip.addItem(QListWidgetItem(pixmap, ""))
-        self.completeChanged.emit()
 
     def isComplete(self) -> bool:
         return self.scan is not None and self.scan.is_enough
