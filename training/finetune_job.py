@@ -4,7 +4,7 @@ The app's wizard starts `main.py --finetune-job SPEC.json` (the frozen app: `Inv
 --finetune-job SPEC.json`), reads one JSON object per stdout line, and cancels by writing
 "cancel" to its stdin. Messages:
 
-    {"type": "started", "images": N, "total": T}
+    {"type": "started", "total": T}                          T = steps × batch images
     {"type": "progress", "done": images, "total": T, "values": {"loss_total": …, "eta_s": …}}
     {"type": "preview", "path": PNG, "done": images}        the current model filling the held-out image
     {"type": "done", "checkpoint": FILE, "cancelled": bool, "done": images, "comparison": {…}}
@@ -20,7 +20,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from core.atomic_write import atomic_write
@@ -31,6 +30,7 @@ from core.inpainter import Inpainter
 from core.masks import bucket_mask
 from core.progress import Progress
 
+from .data import square_crop
 from .stage2 import finetune
 
 TICK_STEPS = 10
@@ -73,11 +73,7 @@ def emit(message: dict) -> None:
 
 def preview_picture(path: str | Path, resolution: int) -> Picture:
     """The held-out image as a centre square at the model's resolution, RGB."""
-    rgb = read_image(path).rgb8()
-    side = min(rgb.shape[:2])
-    top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
-    square = rgb[top : top + side, left : left + side]
-    return Picture(cv2.resize(square, (resolution, resolution), interpolation=cv2.INTER_AREA))
+    return Picture(square_crop(read_image(path).rgb8(), resolution, "center", np.random.default_rng(0)))
 
 
 def preview_hole(job: FinetuneJob, resolution: int) -> np.ndarray:
@@ -90,12 +86,30 @@ def preview_hole(job: FinetuneJob, resolution: int) -> np.ndarray:
     return bucket_mask("hard", resolution, rng).astype(bool)
 
 
-def fill_preview(checkpoint: str | Path, job: FinetuneJob, out: Path) -> Path:
-    inpainter = Inpainter(checkpoint, "cpu")
+def fill_preview(inpainter: Inpainter, job: FinetuneJob, out: Path) -> Path:
+    """The held-out image with its preview hole filled by `inpainter`, written to `out`."""
     picture = preview_picture(job.held_out, inpainter.resolution)
     filled = inpainter.fill(picture, preview_hole(job, inpainter.resolution), "full", seed=0)
     write_image(out, filled.pictures[0])
     return out
+
+
+def masked_preview(job: FinetuneJob, resolution: int, out: Path) -> Path:
+    """The held-out image with its preview hole shown in gray."""
+    pixels = preview_picture(job.held_out, resolution).pixels.copy()
+    pixels[preview_hole(job, resolution)] = 128
+    write_image(out, Picture(pixels))
+    return out
+
+
+def before_and_after(job: FinetuneJob, previews: Path) -> dict[str, str]:
+    """The held-out image with its hole, filled by the base model and by the tuned one: PNG paths."""
+    base = Inpainter(job.model, "cpu")
+    return {
+        "masked": str(masked_preview(job, base.resolution, previews / "masked.png")),
+        "before": str(fill_preview(base, job, previews / "before.png")),
+        "after": str(fill_preview(Inpainter(job.output, "cpu"), job, previews / "after.png")),
+    }
 
 
 def watch_for_cancel(cancel: threading.Event) -> None:
@@ -124,7 +138,7 @@ def run_job(spec: str | Path) -> int:
             snapshots = sorted((run_dir / "checkpoints").glob("network-*.safetensors"))
             if job.held_out and snapshots and snapshots[-1] not in seen:
                 seen.add(snapshots[-1])
-                path = fill_preview(snapshots[-1], job, previews / f"preview-{progress.done:09d}.png")
+                path = fill_preview(Inpainter(snapshots[-1], "cpu"), job, previews / f"preview-{progress.done:09d}.png")
                 emit({"type": "preview", "path": str(path), "done": progress.done})
 
         settings = dict(kimg=total / 1000, batch=job.batch, lr=job.lr, workers=job.workers, tick_kimg=TICK_STEPS * job.batch / 1000,
@@ -134,25 +148,10 @@ def run_job(spec: str | Path) -> int:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(Path(job.output)) as tmp:
             shutil.copyfile(result.checkpoint, tmp)
-        comparison = {}
-        if job.held_out:
-            comparison = {
-                "masked": str(_masked_preview(job, previews / "masked.png")),
-                "before": str(fill_preview(job.model, job, previews / "before.png")),
-                "after": str(fill_preview(job.output, job, previews / "after.png")),
-            }
+        comparison = before_and_after(job, previews) if job.held_out else {}
         emit({"type": "done", "checkpoint": job.output, "cancelled": result.interrupted, "done": result.images, "comparison": comparison})
         return 0
     except InvertFillError as error:
         emit({"type": "error", "message": str(error)})
         return 1
 
-
-def _masked_preview(job: FinetuneJob, out: Path) -> Path:
-    """The held-out image with its preview hole shown in gray."""
-    resolution = Inpainter(job.model, "cpu").resolution
-    picture = preview_picture(job.held_out, resolution)
-    pixels = picture.pixels.copy()
-    pixels[preview_hole(job, resolution)] = 128
-    write_image(out, Picture(pixels))
-    return out
