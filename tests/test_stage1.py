@@ -128,7 +128,7 @@ def test_cli_trains_and_rejects_a_folder_of_junk(image_folder, tmp_path, capsys)
     (junk / "b.jpg").write_bytes(b"")
     code = main(["train-gan", "--data", str(junk), "--out", str(tmp_path / "run2"), "--config", str(config), "--device", "cpu"])
     _, err = capsys.readouterr()
-    assert code == 1 and "no usable image" in err and err.count("\n") == 1
+    assert code == 1 and "no usable image" in err and err.count("\n") == 1 and not (tmp_path / "run2").exists()
 
 
 def test_cli_minutes_stops_at_the_time_limit_saves_and_exits_zero(image_folder, tmp_path, capsys):

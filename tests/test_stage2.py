@@ -122,9 +122,10 @@ def test_finetuning_changes_only_the_encoder_side(gan_checkpoint, image_folder, 
     assert not same(parameters_of(after.pre_modulation), parameters_of(before.pre_modulation))
 
 
-def test_finetuning_needs_a_complete_model(gan_checkpoint, image_folder, tmp_path):
+def test_finetuning_needs_a_complete_model_and_a_refused_start_leaves_no_run_folder(gan_checkpoint, image_folder, tmp_path):
     with pytest.raises(InvertFillError, match="not a complete InvertFill model"):
         finetune(gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_missing_vgg_file_is_a_clear_error(gan_checkpoint, image_folder, tmp_path, hub_dir):

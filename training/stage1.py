@@ -214,13 +214,13 @@ def train_stylegan2(
     EMA generator and the discriminator as parts "generator" and "discriminator".
     """
     ctx = init_distributed(device)
-    run = RunFolder(out, ctx.is_main)
     trainer = Stage1Trainer(config, ctx, Path(init) if init is not None else None)
     config = trainer.config
     if resume is not None:
         trainer.load_state_dict(load_resume_state(resume, ctx.device))
-    run.save_config({"stage": "stylegan2", "data": str(data), **config.to_dict()})
     dataset = ImageFolderDataset(data, config.resolution, seed=config.seed, zoom=config.zoom)
+    run = RunFolder(out, ctx.is_main)
+    run.save_config({"stage": "stylegan2", "data": str(data), **config.to_dict()})
     per_rank = config.batch // ctx.world_size
     loader = make_loader(dataset, per_rank, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     fixed_z = torch.randn(config.samples, config.generator.style_dim, generator=torch.Generator().manual_seed(config.seed)).to(ctx.device)

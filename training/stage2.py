@@ -174,15 +174,15 @@ def train_encoder(
     in `exclude` are not trained on.
     """
     ctx = init_distributed(device)
-    run = RunFolder(out, ctx.is_main)
     model, discriminator = build_model(config, Path(pretrained), finetune, config.seed)
     trainer = Stage2Trainer(config, ctx, model, discriminator, finetune)
     if resume is not None:
         trainer.load_state_dict(load_resume_state(resume, ctx.device))
     stage = "finetune" if finetune else "encoder"
     domain = domain or Path(data).name
-    run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
     dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed, exclude=exclude, zoom=config.zoom)
+    run = RunFolder(out, ctx.is_main)
+    run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
     loader = make_loader(dataset, config.batch // ctx.world_size, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     preview = next(make_loader(dataset, min(config.samples, len(dataset)), seed_offset(dataset))).to(ctx.device)
     preview_masks = torch.from_numpy(np.stack([trainer.masks.sample(-1 - i) for i in range(preview.shape[0])])).float()[:, None].to(ctx.device)
