@@ -11,11 +11,13 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from core import __version__
 from core.errors import InvertFillError
 from core.fill_strategy import STRATEGIES
+from core.progress import Progress, ProgressCallback
 
 EXIT_OK, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -40,7 +42,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--progress", choices=["bar", "json"], default="bar", help="a progress bar or one JSON line per tick")
+    parser.add_argument("--progress", choices=["bar", "json"], default="bar",
+                        help="a progress bar (one plain line per tick when stderr is not a terminal) or one JSON line per tick")
     parser.add_argument("--minutes", type=float, metavar="M", help="stop (and save) after M minutes even if --kimg is not reached")
 
 
@@ -203,28 +206,65 @@ def _run_batch(args: argparse.Namespace) -> int:
     return EXIT_OK if not skipped else EXIT_ERROR
 
 
-def _progress_reporter(style: str, total: int, unit: str, scale: float = 1.0):
-    """A progress callback (tqdm bar on stderr, or JSON lines on stdout) and its closer.
+def _duration(seconds: float) -> str:
+    """Seconds as "2h03m", or "4m05s" under an hour."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
-    `scale` converts Progress units into the bar's units (e.g. images into kimg).
+
+def _shown_figures(p: Progress) -> dict[str, str]:
+    """The losses (without their "loss_" prefix) and the augmentation probability of a report, formatted."""
+    return {k.removeprefix("loss_"): f"{v:.3g}" for k, v in p.values.items() if k.startswith("loss_") or k == "augment_p"}
+
+
+def _progress_line(p: Progress, unit: str, scale: float) -> str:
+    """A report as one plain line, e.g. "tick 12  kimg 3.84/1000  12.3 img/s  ETA 2h03m  G 1.23  D 0.98"."""
+    parts = [p.message, f"{unit} {p.done * scale:g}/{p.total * scale:g}"]
+    if "images_per_s" in p.values:
+        parts.append(f"{p.values['images_per_s']:.1f} img/s")
+    if "eta_s" in p.values:
+        parts.append(f"ETA {_duration(p.values['eta_s'])}")
+    parts.extend(f"{name} {value}" for name, value in _shown_figures(p).items())
+    return "  ".join(part for part in parts if part)
+
+
+def _progress_reporter(style: str, total: int, unit: str, scale: float = 1.0) -> tuple[ProgressCallback, Callable[[], None]]:
+    """A progress callback and its closer: JSON lines on stdout ("json"); for "bar", a tqdm bar on
+    stderr when it is a terminal, else one plain line per report there (logs, nohup, pipes).
+
+    `scale` converts Progress units into the shown units (e.g. images into kimg).
     """
     if style == "json":
 
-        def report_json(p) -> None:
+        def report_json(p: Progress) -> None:
             line = {"done": p.done, "total": p.total, "message": p.message, **p.values}
             print(json.dumps(line), flush=True)
 
         return report_json, lambda: None
+    if not sys.stderr.isatty():
+
+        def report_line(p: Progress) -> None:
+            print(_progress_line(p, unit, scale), file=sys.stderr, flush=True)
+
+        return report_line, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total * scale, unit=unit, file=sys.stderr, disable=None)
+    bar = tqdm(total=total * scale, unit=unit, file=sys.stderr)
 
-    def report_bar(p) -> None:
-        shown = {k: v for k, v in p.values.items() if k.startswith("loss_") or k == "augment_p"}
-        bar.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in shown.items()} or {"file": p.message}, refresh=False)
+    def report_bar(p: Progress) -> None:
+        bar.set_postfix(_shown_figures(p) or {"file": p.message}, refresh=False)
         bar.update(p.done * scale - bar.n)
 
     return report_bar, bar.close
+
+
+def _announce_training(what: str, data: str, out: str) -> None:
+    """The first line of a training command, before any work: what it trains, on how many images, into which run folder."""
+    from training.data import image_files
+
+    count = len(image_files(Path(data))) if Path(data).is_dir() else 0
+    print(f"{what}: {count} image{'s' if count != 1 else ''} in {data} -> {out}", file=sys.stderr, flush=True)
 
 
 RUN_ONLY_KEYS = ("stage", "data", "pretrained")
@@ -267,6 +307,7 @@ def _run_train_gan(args: argparse.Namespace) -> int:
 
     config = _gan_config(args)
     time_limit = _time_limit(args.minutes)
+    _announce_training(f"stage 1 (StyleGAN2 {config.resolution} px)", args.data, args.out)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:
         result = train_stylegan2(config, args.data, args.out, args.resume, args.init, args.device, report, time_limit)
@@ -323,6 +364,7 @@ def _run_train_encoder(args: argparse.Namespace) -> int:
     if args.masks:
         config = replace(config, masks={**config.masks, "folder": 0.5}, mask_folder=args.masks)
     time_limit = _time_limit(args.minutes)
+    _announce_training(f"stage 2 ({config.model.latent_space} encoder around {Path(args.gan).name})", args.data, args.out)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:
         result = train_encoder(config, args.gan, args.data, args.out, args.resume, domain=args.domain, device=args.device,
@@ -340,6 +382,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
     defaults = finetune_config(args.model, args.masks or "free-form").to_dict()
     config = replace(EncoderTrainConfig.from_dict({**defaults, **_settings(args)}), **_encoder_settings(args))
+    _announce_training(f"fine-tune (encoder of {Path(args.model).name})", args.data, args.out)
     seconds = estimate_finetune_seconds(config, args.model, args.device)
     print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
     time_limit = _time_limit(args.minutes)

@@ -23,3 +23,16 @@ def resolve_device(name: str) -> torch.device:
 def inference_dtype(device: torch.device) -> torch.dtype:
     """Half precision on CUDA, fp32 on the CPU (where bf16 is slower; see benchmarks/)."""
     return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def fast_bfloat16(device: torch.device) -> bool:
+    """Whether bf16 matrix math is native on `device`: CUDA with bf16, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def training_autocast(device: torch.device, mixed_precision: bool):
+    """bf16 autocast for a training step where bf16 is native on `device` and asked for; else a no-op region."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision and fast_bfloat16(device))

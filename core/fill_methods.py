@@ -48,7 +48,8 @@ class ClassicFill:
 
 
 class ModelFill:
-    """An InvertFill model on a device in a dtype; noise and variations come from the seed.
+    """An InvertFill model on a device in a dtype; noise and variations are drawn from a
+    torch.Generator seeded with the window's seed, so other threads cannot change a fill.
 
     Weights and activations are channels-last, which runs the convolutions about 28 % faster on
     the CPU (benchmarks/fill_cpu.py).
@@ -67,13 +68,10 @@ class ModelFill:
         channels_last = torch.channels_last
         image = (torch.from_numpy(rgb8).to(self.device).permute(2, 0, 1)[None].to(self.dtype) / 127.5 - 1).contiguous(memory_format=channels_last)
         mask = torch.from_numpy(hole).to(self.device)[None, None].to(self.dtype).contiguous(memory_format=channels_last)
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            mean_latent = None
-            if variation > 0:
-                generator = torch.Generator(self.device).manual_seed(seed)
-                mean_latent = self.model.soft_mean_latent.sample(self.model.generator.mapping, generator)
-            out = self.model(image, mask, "random", mean_latent).composite
+        generator = torch.Generator(self.device).manual_seed(seed)
+        mean_latent = None
+        if variation > 0:
+            mean_latent = self.model.soft_mean_latent.sample(self.model.generator.mapping, generator)
+        out = self.model(image, mask, "random", mean_latent, generator).composite
         out = ((out[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return out.permute(1, 2, 0).cpu().numpy()

@@ -12,12 +12,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from . import random_init
 from .config import GeneratorConfig
-from .layers import NOISE_MODES, EqualLinear, StyledConv, ToRGB
+from .layers import NOISE_MODES, EqualLinear, StyledConv, ToRGB, full_precision
 
 
 class MappingNetwork(nn.Module):
-    """PixelNorm then equalized-lr MLP with leaky ReLU. z: (N, style_dim) -> w: (N, style_dim)"""
+    """PixelNorm then equalized-lr MLP with leaky ReLU, in float32 even inside autocast.
+
+    z: (N, style_dim) -> w: (N, style_dim) float32
+    """
 
     def __init__(self, style_dim: int, num_layers: int, lr_mul: float) -> None:
         super().__init__()
@@ -26,8 +30,10 @@ class MappingNetwork(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
-        return self.layers(z)
+        with full_precision(z.device):
+            z = z.float()
+            z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+            return self.layers(z)
 
 
 class SynthesisBlock(nn.Module):
@@ -44,10 +50,16 @@ class SynthesisBlock(nn.Module):
         self.to_rgb = ToRGB(out_channels, style_dim, blur_kernel=kernel, conv_clamp=clamp)
 
     def forward(
-        self, x: Tensor, rgb: Tensor, ws: Tensor, noise_mode: str, feature: Tensor | None
+        self,
+        x: Tensor,
+        rgb: Tensor,
+        ws: Tensor,
+        noise_mode: str,
+        feature: Tensor | None,
+        generator: torch.Generator | None = None,
     ) -> tuple[Tensor, Tensor]:
-        x = self.conv0(x, ws[:, 0], noise_mode)
-        x = self.conv1(x, ws[:, 1], noise_mode)
+        x = self.conv0(x, ws[:, 0], noise_mode, generator)
+        x = self.conv1(x, ws[:, 1], noise_mode, generator)
         if feature is not None:
             x = x + feature.to(x.dtype)
         return x, self.to_rgb(x, ws[:, 2], rgb)
@@ -56,7 +68,7 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """Constant 4×4 input, a styled conv and ToRGB at 4×4, then one SynthesisBlock per resolution.
 
-    ws: (N, L, style_dim) -> image (N, 3, resolution, resolution).
+    ws: (N, L, style_dim) -> image (N, 3, resolution, resolution); random noise is drawn from `generator`.
     `features` (the F&W+ RGB branch) holds one map per resolution 4, 8, ..., resolution with
     that resolution's channel count; each is added to the feature map at that resolution.
     """
@@ -65,26 +77,32 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.config = config
         ch = config.channels
-        self.const = nn.Parameter(torch.randn(1, ch[4], 4, 4))
+        self.const = nn.Parameter(random_init.normal(1, ch[4], 4, 4))
         self.conv = StyledConv(ch[4], ch[4], config.style_dim, 4, blur_kernel=config.blur_kernel, conv_clamp=config.conv_clamp)
         self.to_rgb = ToRGB(ch[4], config.style_dim, blur_kernel=config.blur_kernel, conv_clamp=config.conv_clamp)
         self.blocks = nn.ModuleList(
             SynthesisBlock(ch[res // 2], ch[res], config.style_dim, res, config) for res in list(ch)[1:]
         )
 
-    def forward(self, ws: Tensor, noise_mode: str = "random", features: Sequence[Tensor] | None = None) -> Tensor:
+    def forward(
+        self,
+        ws: Tensor,
+        noise_mode: str = "random",
+        features: Sequence[Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         n, num_styles, _ = ws.shape
         assert num_styles == self.config.num_styles, (tuple(ws.shape), self.config.num_styles)
         assert noise_mode in NOISE_MODES, noise_mode
         if features is not None:
             assert len(features) == len(self.blocks) + 1, (len(features), len(self.blocks) + 1)
-        x = self.conv(self.const.expand(n, -1, -1, -1).to(ws.dtype), ws[:, 0], noise_mode)
+        x = self.conv(self.const.expand(n, -1, -1, -1).to(ws.dtype), ws[:, 0], noise_mode, generator)
         if features is not None:
             x = x + features[0].to(x.dtype)
         rgb = self.to_rgb(x, ws[:, 1])
         for i, block in enumerate(self.blocks):
             feature = None if features is None else features[i + 1]
-            x, rgb = block(x, rgb, ws[:, 2 * i + 1 : 2 * i + 4], noise_mode, feature)
+            x, rgb = block(x, rgb, ws[:, 2 * i + 1 : 2 * i + 4], noise_mode, feature, generator)
         return rgb
 
 
@@ -108,9 +126,14 @@ class Generator(nn.Module):
         truncation_latent: Tensor | None = None,
         mixing_prob: float = 0.0,
         noise_mode: str = "random",
+        generator: torch.Generator | None = None,
     ) -> Tensor:
-        """z: (N, style_dim) -> (N, 3, R, R); see `styles` for truncation and style mixing."""
-        return self.synthesis(self.styles(z, truncation, truncation_latent, mixing_prob), noise_mode)
+        """z: (N, style_dim) -> (N, 3, R, R); see `styles` for truncation and style mixing.
+
+        Style mixing and noise are drawn from `generator`.
+        """
+        ws = self.styles(z, truncation, truncation_latent, mixing_prob, generator)
+        return self.synthesis(ws, noise_mode, generator=generator)
 
     def styles(
         self,
@@ -118,19 +141,23 @@ class Generator(nn.Module):
         truncation: float = 1.0,
         truncation_latent: Tensor | None = None,
         mixing_prob: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """z: (N, style_dim) -> w+: (N, L, style_dim).
 
         truncation ψ < 1 pulls w towards `truncation_latent` (required then, shape (style_dim,)).
         With probability `mixing_prob` a sample takes the styles of a second random z from a
-        random crossover layer on (style mixing regularization).
+        random crossover layer on (style mixing regularization); the second z, the crossover and
+        the coin are drawn from `generator`.
         """
         w = self.mapping(z)
         ws = w[:, None].repeat(1, self.num_styles, 1)
         if mixing_prob > 0:
-            w_mix = self.mapping(torch.randn_like(z))
-            crossover = torch.randint(1, self.num_styles, (z.shape[0],), device=z.device)
-            crossover = torch.where(torch.rand(z.shape[0], device=z.device) < mixing_prob, crossover, self.num_styles)
+            n = z.shape[0]
+            w_mix = self.mapping(torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype))
+            crossover = torch.randint(1, self.num_styles, (n,), generator=generator, device=z.device)
+            coin = torch.rand(n, generator=generator, device=z.device)
+            crossover = torch.where(coin < mixing_prob, crossover, self.num_styles)
             later = torch.arange(self.num_styles, device=z.device)[None, :] >= crossover[:, None]
             ws = torch.where(later[:, :, None], w_mix[:, None], ws)
         if truncation != 1.0:

@@ -39,7 +39,12 @@ def compose(image: Tensor, output: Tensor, mask: Tensor) -> Tensor:
 
 
 class InvertFill(nn.Module):
-    """(I_m, M) -> InvertFillOutput. Images in [-1, 1]; mask 1 = hole, 0 = known (DESIGN §2)."""
+    """(I_m, M) -> InvertFillOutput. Images in [-1, 1]; mask 1 = hole, 0 = known (DESIGN §2).
+
+    A fresh model gives w* = w̄ exactly and leaves the generator's features unchanged, so stage 2
+    starts from the frozen generator's own mean image: pre-modulation's γ and β start at zero
+    (without pre-modulation, map2style's last linear layers do) and so do the RGB branch's outputs.
+    """
 
     def __init__(self, config: InvertFillConfig) -> None:
         super().__init__()
@@ -48,6 +53,9 @@ class InvertFill(nn.Module):
         self.generator = Generator(g)
         self.encoder = Encoder(config.encoder, g.resolution, g.style_dim, with_structure=config.premod, blur_kernel=g.blur_kernel)
         self.pre_modulation = PreModulation(g.num_styles, g.style_dim) if config.premod else None
+        if self.pre_modulation is None:
+            for block in self.encoder.map2style:
+                nn.init.zeros_(block.linear.weight)
         self.levels = style_levels(g.num_styles)
         self.rgb_branch = RGBBranch(config.rgb_branch, g.channels, g.blur_kernel) if config.latent_space == "fw+" else None
         sml = config.soft_mean_latent
@@ -59,11 +67,17 @@ class InvertFill(nn.Module):
         )
 
     def forward(
-        self, image_masked: Tensor, mask: Tensor, noise_mode: str = "random", mean_latent: Tensor | None = None
+        self,
+        image_masked: Tensor,
+        mask: Tensor,
+        noise_mode: str = "random",
+        mean_latent: Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> InvertFillOutput:
         """image_masked: (N, 3, R, R), mask: (N, 1, R, R) -> InvertFillOutput.
 
         `mean_latent` (style_dim,) replaces the stored w̄, e.g. a freshly sampled one for a variation.
+        The generator's random noise is drawn from `generator`.
         """
         r = self.config.resolution
         assert image_masked.shape[1:] == (3, r, r) and mask.shape[1:] == (1, r, r), (tuple(image_masked.shape), tuple(mask.shape))
@@ -76,7 +90,7 @@ class InvertFill(nn.Module):
         else:
             latents = encoded.styles[:, self.levels] + mean_latent
         features = self.rgb_branch(x) if self.rgb_branch is not None else None
-        output = self.generator.synthesis(latents, noise_mode, features)
+        output = self.generator.synthesis(latents, noise_mode, features, generator)
         return InvertFillOutput(output, compose(known, output, mask), encoded.images, latents)
 
     def freeze_generator(self) -> None:

@@ -14,14 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import random_init
 from .ops import bias_act, setup_filter, upfirdn2d, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 
 
-def half_precision_clamp(x: Tensor, clamp: float | None) -> float | None:
-    """The activation clamp applies to fp16 only, where it keeps values finite."""
-    return clamp if x.dtype == torch.float16 else None
+def full_precision(device: torch.device):
+    """A region that runs in float32 even inside autocast (mapping, styles, demodulation)."""
+    return torch.autocast(device.type, enabled=False)
 
 
 class EqualLinear(nn.Module):
@@ -40,7 +41,7 @@ class EqualLinear(nn.Module):
         activation: str = "linear",
     ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.weight = nn.Parameter(random_init.normal(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_features,), float(bias_init))) if bias else None
         self.scale = lr_mul / math.sqrt(in_features)
         self.lr_mul = lr_mul
@@ -70,7 +71,7 @@ class ConvLayer(nn.Module):
         conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight = nn.Parameter(random_init.normal(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
         self.down = down
@@ -86,7 +87,7 @@ class ConvLayer(nn.Module):
         if self.down:
             x = upfirdn2d(x, self.blur_filter, padding=self.blur_padding * 2)
         x = F.conv2d(x, (self.weight * self.scale).to(x.dtype), stride=2 if self.down else 1, padding=self.padding)
-        return bias_act(x, self.bias, act=self.activation, clamp=half_precision_clamp(x, self.conv_clamp))
+        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp)
 
 
 class ResBlock(nn.Module):
@@ -117,7 +118,8 @@ class ModulatedConv2d(nn.Module):
 
     Modulation scales the input channels by s = affine(w) and demodulation scales the output
     channels by 1/‖W·s‖, which equals a per-sample weight W'_oi = W_oi·s_i / ‖W_o·s‖.
-    Styles and demodulation coefficients are computed in fp32 whatever the activations' dtype.
+    Styles and demodulation coefficients are computed in fp32 (autocast off) whatever the
+    activations' dtype; only the convolution runs in the activations' (or autocast's) dtype.
     x: (N, in_channels, H, W), w: (N, style_dim) -> (N, out_channels, H, W) or (2H, 2W) with up.
     """
 
@@ -132,7 +134,7 @@ class ModulatedConv2d(nn.Module):
         blur_kernel: Sequence[int] = (1, 3, 3, 1),
     ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight = nn.Parameter(random_init.normal(out_channels, in_channels, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1.0)
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
         self.demodulate = demodulate
@@ -143,8 +145,11 @@ class ModulatedConv2d(nn.Module):
             self.blur_padding = ((p + 1) // 2 + 1, p // 2 + 1)
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        styles = self.modulation(w.float())
-        weight = self.weight.float() * self.scale
+        with full_precision(x.device):
+            styles = self.modulation(w.float())
+            weight = self.weight.float() * self.scale
+            if self.demodulate:
+                demod = torch.rsqrt(styles.square() @ weight.square().sum([2, 3]).t() + 1e-8)
         x = x * styles.to(x.dtype)[:, :, None, None]
         if self.up:
             x = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
@@ -152,7 +157,6 @@ class ModulatedConv2d(nn.Module):
         else:
             x = F.conv2d(x, weight.to(x.dtype), padding=self.weight.shape[-1] // 2)
         if self.demodulate:
-            demod = torch.rsqrt(styles.square() @ weight.square().sum([2, 3]).t() + 1e-8)
             x = x * demod.to(x.dtype)[:, :, None, None]
         return x
 
@@ -177,16 +181,20 @@ class StyledConv(nn.Module):
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, up=up, blur_kernel=blur_kernel)
         self.noise_strength = nn.Parameter(torch.zeros(1))
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
+        self.register_buffer("noise_const", random_init.normal(1, 1, resolution, resolution))
         self.conv_clamp = conv_clamp
 
-    def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random") -> Tensor:
+    def forward(
+        self, x: Tensor, w: Tensor, noise_mode: str = "random", generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Random noise (`noise_mode="random"`) is drawn from `generator`, on x's device."""
         x = self.conv(x, w)
         if noise_mode == "random":
-            x = x + self.noise_strength.to(x.dtype) * torch.randn_like(x[:, :1])
+            noise = torch.randn((x.shape[0], 1, *x.shape[2:]), generator=generator, device=x.device, dtype=x.dtype)
+            x = x + self.noise_strength.to(x.dtype) * noise
         elif noise_mode == "const":
             x = x + (self.noise_strength * self.noise_const).to(x.dtype)
-        return bias_act(x, self.bias, act="lrelu", clamp=half_precision_clamp(x, self.conv_clamp))
+        return bias_act(x, self.bias, act="lrelu", clamp=self.conv_clamp)
 
 
 class ToRGB(nn.Module):
@@ -209,7 +217,7 @@ class ToRGB(nn.Module):
         self.conv_clamp = conv_clamp
 
     def forward(self, x: Tensor, w: Tensor, skip: Tensor | None = None) -> Tensor:
-        x = bias_act(self.conv(x, w), self.bias, clamp=half_precision_clamp(x, self.conv_clamp))
+        x = bias_act(self.conv(x, w), self.bias, clamp=self.conv_clamp)
         if skip is not None:
             x = x + upsample2d(skip.to(x.dtype), self.blur_filter)
         return x

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-COARSE_END, MIDDLE_END = 4, 8
-"""Style indices l < 4 are coarse, 4 ≤ l < 8 middle, l ≥ 8 fine (as in pSp)."""
+COARSE_END, MIDDLE_END = 3, 7
+"""pSp's split: style indices 0–2 are coarse, 3–6 middle, 7 and above fine."""
 
 
 def style_levels(num_styles: int) -> list[int]:
@@ -25,15 +25,17 @@ class PreModulation(nn.Module):
     """L pairs of affine maps (γ_l, β_l) from the structure vector S_r(l) to a style modulation.
 
     styles w′: (N, 3, D), structure S: (N, 3, D), mean_latent w̄: (D,) -> w*: (N, L, D).
-    γ_l starts at 1 and β_l at 0 (plus the learned part), with equalized learning rate.
+    γ_l and β_l are equalized-lr affine maps that start at zero, so a fresh model gives w* = w̄
+    exactly: stage 2 starts from the frozen generator's own mean image, and the first optimizer
+    step makes them non-zero (their gradients are IN(w′)·S and S, which are not).
     """
 
     def __init__(self, num_styles: int, style_dim: int) -> None:
         super().__init__()
         self.register_buffer("levels", torch.tensor(style_levels(num_styles)), persistent=False)
-        self.gamma_weight = nn.Parameter(torch.randn(num_styles, style_dim, style_dim))
-        self.gamma_bias = nn.Parameter(torch.ones(num_styles, style_dim))
-        self.beta_weight = nn.Parameter(torch.randn(num_styles, style_dim, style_dim))
+        self.gamma_weight = nn.Parameter(torch.zeros(num_styles, style_dim, style_dim))
+        self.gamma_bias = nn.Parameter(torch.zeros(num_styles, style_dim))
+        self.beta_weight = nn.Parameter(torch.zeros(num_styles, style_dim, style_dim))
         self.beta_bias = nn.Parameter(torch.zeros(num_styles, style_dim))
         self.scale = 1 / math.sqrt(style_dim)
 

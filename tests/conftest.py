@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -246,3 +249,27 @@ def domain_folder(tmp_path):
         pixels = cv2.resize(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
         cv2.imwrite(str(folder / f"photo{index}.png"), pixels)
     return folder
+
+
+@contextmanager
+def another_thread_drawing() -> Iterator[None]:
+    """Meanwhile a second thread reseeds and draws from the global RNG, and initialises weights unseeded."""
+    from core import random_init
+
+    stop = threading.Event()
+
+    def draw() -> None:
+        step = 0
+        while not stop.is_set():
+            torch.manual_seed(step)
+            torch.randn(64)
+            random_init.normal(64)
+            step += 1
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

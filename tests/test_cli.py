@@ -1,6 +1,8 @@
 """The `invertfill` command line: every bad input is one line on stderr, a non-zero exit, no file."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +243,48 @@ def test_an_8000_by_8000_image_is_filled_with_bounded_memory(tmp_path, tiny_chec
     assert filled.shape == (8000, 8000, 3)
     known = mask == 0
     assert np.array_equal(filled[known][::997], cv2.imread(str(tmp_path / "big.png"))[known][::997])
+
+
+
+@pytest.fixture
+def training_images(tmp_path) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        write_image(tmp_path / "images" / f"{i}.png", Picture(rng.integers(0, 256, (40, 36, 3)).astype(np.uint8)))
+    return tmp_path / "images"
+
+
+def train_into_a_pipe(data: Path, *argv: str) -> list[str]:
+    """Run a training command in a process whose stderr is a pipe, as under nohup; its stderr lines."""
+    result = subprocess.run([sys.executable, "-m", "app.cli", *argv, "--data", str(data), "--device", "cpu"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.splitlines()
+
+
+def tiny_gan_run(data: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A two-tick stage 1 on `data` into tmp_path/gan: its last checkpoint and stderr lines."""
+    from test_stage1 import tiny_gan_config
+
+    (tmp_path / "gan.json").write_text(json.dumps(tiny_gan_config(kimg=0.016).to_dict()))
+    lines = train_into_a_pipe(data, "train-gan", "--config", str(tmp_path / "gan.json"), "--out", str(tmp_path / "gan"))
+    return max((tmp_path / "gan" / "checkpoints").glob("network-*.safetensors")), lines
+
+
+def test_train_gan_into_a_pipe_announces_itself_and_prints_a_line_per_tick(training_images, tmp_path):
+    _, lines = tiny_gan_run(training_images, tmp_path)
+    assert lines[0] == f"stage 1 (StyleGAN2 32 px): 6 images in {training_images} -> {tmp_path / 'gan'}"
+    assert re.fullmatch(r"tick 1  kimg 0\.008/0\.016  [\d.]+ img/s  ETA \d+m\d\ds  G \S+  .*D \S+.*augment_p \S+", lines[1])
+    assert [line.split()[:2] for line in lines[1:]] == [["tick", "1"], ["tick", "2"]]
+
+
+@pytest.mark.slow
+def test_train_encoder_into_a_pipe_announces_itself_and_prints_a_line_per_tick(training_images, tmp_path):
+    from test_stage2 import tiny_encoder_config
+
+    checkpoint, _ = tiny_gan_run(training_images, tmp_path)
+    (tmp_path / "encoder.json").write_text(json.dumps(tiny_encoder_config(kimg=0.008).to_dict()))
+    lines = train_into_a_pipe(training_images, "train-encoder", "--gan", str(checkpoint), "--config", str(tmp_path / "encoder.json"),
+                              "--out", str(tmp_path / "encoder"))
+    assert lines[0] == f"stage 2 (fw+ encoder around {checkpoint.name}): 6 images in {training_images} -> {tmp_path / 'encoder'}"
+    assert lines[1].startswith("tick 1  kimg 0.008/0.008  ") and "  total " in lines[1] and len(lines) == 2

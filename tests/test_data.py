@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 
 from core.errors import InvertFillError
 from core.image_io import Picture, write_image
+from training import data
 from training.data import ImageFolderDataset, StreamSampler, make_loader
 
 GOOD = ["wide.png", "gray.png", "nested/rgba.png", "nested/photo.jpg", "nested/deeper/tall.bmp", "deep16.tif"]
@@ -195,3 +196,23 @@ def test_zoom_takes_random_scale_crops_of_a_large_photo_and_is_fixed_by_the_posi
     assert any(colours(zoomed[p]) == 1 for p in range(20)) and torch.equal(zoomed[7], zoomed[7])
     with pytest.raises(InvertFillError, match="zoom must be 1 or more"):
         ImageFolderDataset(tmp_path / "images", 32, zoom=0.5)
+
+
+def test_a_small_folder_is_decoded_once_and_items_stay_the_same(image_folder, monkeypatch):
+    dataset = ImageFolderDataset(image_folder, 16, seed=3)
+    fresh = ImageFolderDataset(image_folder, 16, seed=3)
+    second_epoch = range(len(dataset), 2 * len(dataset))
+    expected = [fresh[p] for p in second_epoch]
+    for p in range(len(dataset)):
+        dataset[p]
+    decoded = []
+    monkeypatch.setattr(data, "read_image", decoded.append)
+    assert all(torch.equal(dataset[p], item) for p, item in zip(second_epoch, expected))
+    assert decoded == []
+
+
+def test_the_decoded_cache_stops_at_its_byte_budget(image_folder, monkeypatch):
+    monkeypatch.setattr(data, "DECODED_CACHE_BYTES", 1)
+    dataset = ImageFolderDataset(image_folder, 16)
+    dataset[0]
+    assert dataset._decoded == {}

@@ -56,14 +56,15 @@ def test_eval_writes_the_table_the_composites_and_the_grid(eval_set, tiny_checkp
     assert code == 0 and "| ours |" in out and "| Telea |" in out and "| Navier–Stokes |" in out
     report = (tmp_path / "report" / "report.md").read_text()
     assert "mask sets: all " in report and "composited images" in report and "11×11 Gaussian" in report
+    assert "| method | all PSNR ↑ | all SSIM ↑ | all seam ↓ | hard PSNR ↑ |" in report and "the ground truth itself scores all " in report
     csv = (tmp_path / "report" / "report.csv").read_text().splitlines()
-    assert csv[0] == "method,all PSNR,all SSIM,hard PSNR,hard SSIM" and len(csv) == 4
+    assert csv[0] == "method,all PSNR ↑,all SSIM ↑,all seam ↓,hard PSNR ↑,hard SSIM ↑,hard seam ↓" and len(csv) == 4
     assert len(list((tmp_path / "report" / "hard" / "ours").glob("*.png"))) == 8
     grid = read_image(tmp_path / "report" / "examples-hard.png").pixels
     assert grid.shape == (4 * 32, 6 * 32, 3)
     for row in csv[1:]:
-        values = [float(v) for v in row.split(",")[1:]]
-        assert 0 < values[1] <= 1 and 0 < values[3] <= 1 and values[0] > 5 and values[2] > 5
+        psnr_all, ssim_all, seam_all, psnr_hard, ssim_hard, seam_hard = [float(v) for v in row.split(",")[1:]]
+        assert 0 < ssim_all <= 1 and 0 < ssim_hard <= 1 and psnr_all > 5 and psnr_hard > 5 and 0 <= seam_all <= 255 and 0 <= seam_hard <= 255
 
 
 def test_pred_gt_mode_scores_the_same_composites_identically(eval_set, tmp_path):
@@ -127,3 +128,14 @@ def test_lpips_is_computed_from_the_hub_cache_and_zero_for_a_perfect_method(eval
     assert scores["hard"]["NS"]["LPIPS"] > 0
     assert scores["hard"]["perfect"]["LPIPS"] == 0 and scores["hard"]["perfect"]["SSIM"] == pytest.approx(1.0)
     assert "v0.1, alex trunk" in (tmp_path / "with" / "report.md").read_text()
+
+
+def test_every_method_gets_a_seam_and_a_perfect_one_scores_the_ground_truths_own(eval_set, tmp_path):
+    images, masks = eval_set
+    perfect = tmp_path / "perfect"
+    for pair in load_pairs(images, masks["hard"], 32):
+        write_image(perfect / f"{pair.name}.png", Picture(pair.image))
+    scores = evaluate(images, {"hard": masks["hard"]}, tmp_path / "r", methods={"NS": ClassicFill("ns")}, predictions={"perfect": perfect}, resolution=32)
+    assert all(0 <= scores["hard"][method]["seam"] <= 255 for method in ("NS", "perfect"))
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert f"the ground truth itself scores hard {scores['hard']['perfect']['seam']:.2f}" in report

@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from core.config import DiscriminatorConfig, GeneratorConfig
 from core.discriminator import Discriminator, minibatch_stddev
 from core.generator import Generator
-from core.layers import ModulatedConv2d
+from core.layers import ModulatedConv2d, StyledConv
 from core.ops import setup_filter, upfirdn2d
 
 
@@ -65,8 +66,8 @@ def test_noise_modes(tiny_generator_config):
 
 def test_style_mixing_switches_to_a_second_latent_after_the_crossover(tiny_generator_config):
     generator = Generator(tiny_generator_config(64))
-    torch.manual_seed(1)
-    ws = generator.styles(torch.randn(8, generator.config.style_dim), mixing_prob=1.0)
+    g = torch.Generator().manual_seed(1)
+    ws = generator.styles(torch.randn(8, generator.config.style_dim, generator=g), mixing_prob=1.0, generator=g)
     for sample in ws:
         changed = [not torch.equal(sample[i], sample[0]) for i in range(generator.num_styles)]
         crossover = changed.index(True)
@@ -127,6 +128,58 @@ def test_generator_runs_in_bfloat16_close_to_float32(tiny_generator_config):
     assert (half.float() - full).abs().max() < 0.1 * full.abs().max()
 
 
+class RecordRsqrtDtypes(TorchFunctionMode):
+    """Records the dtype of every torch.rsqrt result (pixel norm and demodulation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes: list[torch.dtype] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func is torch.rsqrt:
+            self.dtypes.append(out.dtype)
+        return out
+
+
+def _precision_check(generator: Generator, device: str, dtype: torch.dtype) -> None:
+    """Mapping, styles and demodulation stay float32 under autocast; the image stays close to float32."""
+    z = torch.randn(4, generator.config.style_dim, device=device)
+    styles = []
+    hooks = [m.modulation.register_forward_hook(lambda m, i, o: styles.append(o.dtype)) for m in generator.modules() if isinstance(m, ModulatedConv2d)]
+    with torch.no_grad():
+        full = generator(z, noise_mode="const")
+        styles.clear()
+        with torch.autocast(device, dtype=dtype), RecordRsqrtDtypes() as record:
+            w = generator.mapping(z)
+            half = generator.synthesis(generator.styles(z), "const")
+    for hook in hooks:
+        hook.remove()
+    assert w.dtype == torch.float32
+    assert styles and set(styles) == {torch.float32}
+    assert record.dtypes and set(record.dtypes) == {torch.float32}
+    assert half.dtype == dtype
+    assert ((half.float() - full).norm() / full.norm()) < 2e-2
+
+
+def test_mapping_styles_and_demodulation_stay_float32_under_cpu_bfloat16_autocast(tiny_generator_config):
+    _precision_check(Generator(tiny_generator_config(32)), "cpu", torch.bfloat16)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_mapping_styles_and_demodulation_stay_float32_under_cuda_autocast(dtype):
+    _precision_check(Generator(GeneratorConfig(resolution=256)).cuda(), "cuda", dtype)
+
+
+def test_conv_clamp_applies_in_float32_too():
+    layer = StyledConv(4, 4, 8, 8, conv_clamp=0.5)
+    with torch.no_grad():
+        layer.bias.fill_(10.0)
+        out = layer(torch.randn(2, 4, 8, 8), torch.randn(2, 8), "none")
+    assert out.dtype == torch.float32 and out.max() == 0.5
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_generator_at_256_runs_in_half_precision_on_cuda(dtype):
@@ -137,3 +190,26 @@ def test_generator_at_256_runs_in_half_precision_on_cuda(dtype):
         half = generator.to(dtype).synthesis(ws.to(dtype), "const")
     assert half.dtype == dtype and torch.isfinite(half).all()
     assert ((half.float() - full).norm() / full.norm()) < 1e-2
+
+
+def test_the_same_generator_seed_gives_the_same_noise_and_style_mixing(tiny_generator_config):
+    generator = Generator(tiny_generator_config(32))
+    with torch.no_grad():
+        for module in generator.modules():
+            if isinstance(module, StyledConv):
+                module.noise_strength.fill_(0.5)
+    z = torch.randn(4, generator.config.style_dim, generator=torch.Generator().manual_seed(0))
+
+    def draw(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            ws = generator.styles(z, mixing_prob=0.9, generator=torch.Generator().manual_seed(seed))
+            image = generator(z, mixing_prob=0.9, noise_mode="random", generator=torch.Generator().manual_seed(seed))
+        return ws, image
+
+    ws, image = draw(1)
+    torch.manual_seed(99)
+    torch.randn(1000)
+    ws_again, image_again = draw(1)
+    ws_other, image_other = draw(2)
+    assert torch.equal(ws, ws_again) and torch.equal(image, image_again)
+    assert not torch.equal(ws, ws_other) and not torch.equal(image, image_other)

@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 import pytest
+import torch
+from conftest import another_thread_drawing
 
 from core import resources
 from core.batch import pair_images_with_masks, run_batch
@@ -56,6 +58,16 @@ def test_same_seed_same_fill_and_variations_differ(inpainter):
     assert not np.array_equal(fills[0], fills[1]) and not np.array_equal(fills[1], fills[2]) and not np.array_equal(fills[0], fills[2])
     other = inpainter.fill(picture, hole, seed=8).pictures[0]
     assert not np.array_equal(other.pixels[hole], fills[0])
+
+
+def test_same_seed_same_fill_while_another_thread_reseeds_and_draws_the_global_rng(inpainter):
+    picture = Picture(np.random.default_rng(4).integers(0, 256, (48, 64, 3)).astype(np.uint8))
+    hole = hole_of(48, 64)
+    expected = [p.pixels for p in inpainter.fill(picture, hole, seed=11, variations=2).pictures]
+    with another_thread_drawing():
+        fills = [inpainter.fill(picture, hole, seed=11, variations=2) for _ in range(3)]
+    for result in fills:
+        assert all(np.array_equal(p.pixels, e) for p, e in zip(result.pictures, expected, strict=True))
 
 
 def test_random_seed_is_drawn_and_reported(inpainter):

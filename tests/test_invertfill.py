@@ -91,14 +91,15 @@ def test_gradients_reach_encoder_premodulation_and_rgb_branch_but_not_a_frozen_g
     optimizer = torch.optim.Adam(trainable, lr=1e-2)
     _stage2_step(model, image, mask)
     assert all(p.grad is None for p in model.generator.parameters())
-    for name, module in [("encoder", model.encoder), ("pre_modulation", model.pre_modulation), ("rgb_branch.outputs", model.rgb_branch.outputs)]:
+    for name, module in [("pre_modulation", model.pre_modulation), ("rgb_branch.outputs", model.rgb_branch.outputs)]:
         for param_name, param in module.named_parameters():
             assert param.grad is not None and param.grad.abs().sum() > 0, f"{name}.{param_name}"
     optimizer.step()
     optimizer.zero_grad()
     _stage2_step(model, image, mask)
-    for param_name, param in model.rgb_branch.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, f"rgb_branch.{param_name}"
+    for name, module in [("encoder", model.encoder), ("rgb_branch", model.rgb_branch)]:
+        for param_name, param in module.named_parameters():
+            assert param.grad is not None and param.grad.abs().sum() > 0, f"{name}.{param_name}"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,6 @@ def test_premodulation_follows_equation_1(tiny_invertfill_config):
     styles, structure, mean = torch.randn(2, 3, 16), torch.randn(2, 3, 16), torch.randn(16)
     out = pm(styles, structure, mean)
     levels = style_levels(out.shape[1])
-    assert levels[:4] == [0] * 4 and levels[4:8] == [1] * 4 and levels[8:] == [2] * (len(levels) - 8)
     for l in (0, 5, 9):
         r = levels[l]
         gamma = structure[:, r] @ (pm.gamma_weight[l] * pm.scale).t() + pm.gamma_bias[l]
@@ -151,6 +151,39 @@ def test_premodulation_follows_equation_1(tiny_invertfill_config):
     normed = instance_norm(styles)
     torch.testing.assert_close(normed.mean(-1), torch.zeros(2, 3), atol=1e-6, rtol=0)
     torch.testing.assert_close(normed.var(-1, unbiased=False), torch.ones(2, 3), atol=1e-3, rtol=0)
+
+
+def test_style_levels_follow_psp_coarse_middle_fine_split():
+    assert style_levels(14) == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2]
+    assert style_levels(10) == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+
+
+@pytest.mark.parametrize("premod", [True, False])
+def test_a_fresh_model_starts_from_the_mean_latent_and_the_generators_mean_image(premod, tiny_invertfill_config):
+    model = InvertFill(tiny_invertfill_config(64, premod=premod))
+    model.reset_mean_latent()
+    image, mask = masked_batch(64)
+    out = model(image * (1 - mask), mask, "const")
+    mean = model.soft_mean_latent.value
+    assert torch.equal(out.latents, mean.expand_as(out.latents))
+    mean_image = model.generator.synthesis(mean.expand_as(out.latents), "const")
+    torch.testing.assert_close(out.output, mean_image, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("premod", [True, False])
+def test_a_fresh_model_moves_off_the_mean_latent_after_one_step(premod, tiny_invertfill_config):
+    model = InvertFill(tiny_invertfill_config(64, premod=premod))
+    model.reset_mean_latent()
+    model.freeze_generator()
+    image, mask = masked_batch(64)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(2):
+        out = model(image * (1 - mask), mask, "const")
+        (out.output - image).abs().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    latents = model(image * (1 - mask), mask, "const").latents
+    assert (latents - model.soft_mean_latent.value).abs().max() > 1e-3
 
 
 def _mapping(style_dim: int) -> torch.nn.Module:
@@ -190,3 +223,23 @@ def test_sml_with_tau_zero_is_a_static_mean_latent():
     for _ in range(5):
         assert sml.step(mapping) is False
     assert torch.equal(sml.online, online)
+
+
+def test_the_same_generator_seed_gives_the_same_fill_with_random_noise(tiny_invertfill_config):
+    model = InvertFill(tiny_invertfill_config(32)).eval()
+    model.reset_mean_latent(torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for name, p in model.generator.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)
+    image, mask = masked_batch(32)
+
+    def fill(seed: int) -> torch.Tensor:
+        with torch.no_grad():
+            return model(image * (1 - mask), mask, "random", generator=torch.Generator().manual_seed(seed)).output
+
+    first = fill(1)
+    torch.manual_seed(99)
+    torch.randn(1000)
+    assert torch.equal(fill(1), first)
+    assert not torch.equal(fill(2), first)

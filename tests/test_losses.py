@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from core.config import DiscriminatorConfig
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
+from core.generator import Generator
 from core.invertfill import InvertFillOutput, compose
 from training import vgg16
+from training.gan_losses import PathLengthRegularizer
 from training.losses import (
     DiscriminatorFeatures,
     LossWeights,
@@ -321,3 +323,19 @@ def test_unknown_or_unavailable_backbones_are_clear_errors():
         make_backbone("resnet")
     with pytest.raises(InvertFillError, match="needs a stage-1 checkpoint"):
         make_backbone("discriminator")
+
+
+def test_path_length_noise_follows_the_given_generator(tiny_generator_config):
+    generator = Generator(tiny_generator_config(32))
+    z = torch.randn(2, generator.config.style_dim, generator=torch.Generator().manual_seed(0))
+    ws = generator.styles(z).detach().requires_grad_()
+    images = generator.synthesis(ws, "const")
+
+    def penalty(seed: int) -> torch.Tensor:
+        return PathLengthRegularizer()(images, ws, generator=torch.Generator().manual_seed(seed)).detach()
+
+    first = penalty(1)
+    torch.manual_seed(99)
+    torch.randn(1000)
+    assert torch.equal(penalty(1), first)
+    assert not torch.equal(penalty(2), first)

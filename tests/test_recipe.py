@@ -28,16 +28,18 @@ def write_images(folder: Path, count: int, size: int, suffix: str, seed: int) ->
         cv2.imwrite(str(folder / f"{folder.name}_{index:03d}{suffix}"), pixels)
 
 
-def tiny_configs(folder: Path) -> Path:
-    """The recipe's stage1.json and stage2.json with 32-px networks and short ticks, for the CPU."""
+def tiny_configs(folder: Path, recipe: Path = RECIPE) -> Path:
+    """A recipe's stage1.json and stage2.json with 32-px networks and short ticks, for the CPU (and its figures.py)."""
     folder.mkdir()
     run = {"batch": 4, "tick_kimg": 0.008, "snapshot_ticks": 1, "workers": 0}
-    stage1 = json.loads((RECIPE / "stage1.json").read_text())
+    stage1 = json.loads((recipe / "stage1.json").read_text())
     stage1.update(generator=asdict(make_tiny_generator_config(32)), discriminator={"resolution": 32, "channel_base": 4096, "channel_max": 16}, **run)
-    stage2 = json.loads((RECIPE / "stage2.json").read_text())
+    stage2 = json.loads((recipe / "stage2.json").read_text())
     stage2.update(model=asdict(make_tiny_invertfill_config(32)), **run)
     (folder / "stage1.json").write_text(json.dumps(stage1))
     (folder / "stage2.json").write_text(json.dumps(stage2))
+    if (recipe / "figures.py").exists():
+        (folder / "figures.py").write_bytes((recipe / "figures.py").read_bytes())
     return folder
 
 
@@ -74,3 +76,41 @@ def test_the_recipe_splits_trains_exports_and_evaluates(tmp_path):
     assert len(list((work / "masks" / "nvidia").iterdir())) == 6
     report = (work / "eval" / "report.md").read_text()
     assert all(name in report for name in ("| invertfill |", "| Telea |", "| Navier–Stokes |", "hard PSNR", "extreme SSIM", "all PSNR", "nvidia PSNR"))
+
+
+FACES_RECIPE = ROOT / "training" / "recipes" / "faces64"
+
+
+@pytest.mark.slow
+def test_the_faces_recipe_pauses_resumes_skips_finished_stages_and_reports_every_variant(tmp_path):
+    write_images(tmp_path / "faces", 20, 48, ".png", 2)
+    work = tmp_path / "work"
+    environment = {**os.environ, "FACES": str(tmp_path / "faces"), "WORK": str(work), "CONFIGS": str(tiny_configs(tmp_path / "configs", FACES_RECIPE)),
+                   "STAGE1_KIMG": "0.016", "STAGE2_KIMG": "0.016", "DEVICE": "cpu", "PYTHON": sys.executable}
+
+    def run(**settings: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", str(FACES_RECIPE / "train.sh")], cwd=ROOT, env={**environment, **settings},
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result
+
+    run(MINUTES="0", VARIANTS="full")
+    assert (work / "status").read_text().strip() == "paused"
+    assert sorted(p.name for p in (work / "heldout").iterdir()) == ["faces_009.png", "faces_019.png"]
+    assert len(list((work / "train").iterdir())) == 18 and not (work / "stage1" / "done").exists()
+
+    run(VARIANTS="full")
+    assert (work / "status").read_text().strip() == "done"
+    stage1_checkpoints = sorted((work / "stage1" / "checkpoints").glob("network-*.safetensors"))
+    assert stage1_checkpoints[-1].name == "network-000000016.safetensors"
+    assert load_checkpoint(work / "faces64.safetensors").domain == "faces"
+
+    second = run(VARIANTS="full wplus")
+    assert "stage1: done" in second.stdout and "stage2-full: done" in second.stdout
+    assert sorted((work / "stage1" / "checkpoints").glob("network-*.safetensors")) == stage1_checkpoints
+    report = (work / "eval" / "report.md").read_text()
+    for method in ("full", "wplus", "Telea", "Navier"):
+        assert method in report
+    assert "seam" in report
+    figures = {p.name for p in (work / "figures").iterdir()}
+    assert {"losses-stage1.png", "losses-stage2-full.png", "losses-stage2-wplus.png", "stage1-samples.png", "fills-full.png", "fills-wplus.png"} <= figures

@@ -84,6 +84,37 @@ def test_r1_and_path_length_are_nonzero_on_their_steps_only(image_folder):
     assert trainer.path_length.mean > 0
 
 
+def test_adam_steps_by_the_configured_lr_since_the_regularizers_share_the_main_step():
+    """Adam's first step moves every parameter with a gradient by exactly lr (β₁ = 0, bias-corrected
+    β₂): no lazy-interval correction of lr or β₂, as there are no separate regularization steps."""
+    trainer = Stage1Trainer(tiny_gan_config(lr=0.002), DistributedContext(0, 1, torch.device("cpu")))
+    before = all_parameters(trainer.generator.synthesis, trainer.discriminator)
+    trainer.train_step(torch.rand(4, 3, 32, 32) * 2 - 1)
+    after = all_parameters(trainer.generator.synthesis, trainer.discriminator)
+    steps = torch.cat([(a - b).abs().flatten() for a, b in zip(after, before)])
+    moved = steps[steps > 0]
+    assert moved.numel() > 0.9 * steps.numel()
+    torch.testing.assert_close(moved.max(), torch.tensor(0.002), rtol=1e-3, atol=0)
+    for optimizer in (trainer.opt_g, trainer.opt_d):
+        assert optimizer.param_groups[0]["betas"] == (0.0, 0.99)
+
+
+def test_training_neither_reads_nor_changes_the_global_rng():
+    ctx = DistributedContext(0, 1, torch.device("cpu"))
+    real = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        global_state = torch.get_rng_state()
+        trainer = Stage1Trainer(tiny_gan_config(), ctx)
+        trainer.augment.p.fill_(0.5)
+        for _ in range(2):
+            trainer.train_step(real)
+        assert torch.equal(torch.get_rng_state(), global_state)
+        runs.append(all_parameters(trainer.generator, trainer.discriminator, trainer.path_length))
+    assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
+
+
 def test_resuming_reproduces_the_uninterrupted_run_exactly(image_folder, tmp_path):
     straight = train_stylegan2(tiny_gan_config(kimg=0.032), image_folder, tmp_path / "a", device="cpu")
     half = train_stylegan2(tiny_gan_config(kimg=0.016), image_folder, tmp_path / "b", device="cpu")
@@ -127,8 +158,9 @@ def test_cli_trains_and_rejects_a_folder_of_junk(image_folder, tmp_path, capsys)
     (junk / "a.png").write_text("not an image")
     (junk / "b.jpg").write_bytes(b"")
     code = main(["train-gan", "--data", str(junk), "--out", str(tmp_path / "run2"), "--config", str(config), "--device", "cpu"])
-    _, err = capsys.readouterr()
-    assert code == 1 and "no usable image" in err and err.count("\n") == 1 and not (tmp_path / "run2").exists()
+    announcement, error = capsys.readouterr().err.splitlines()
+    assert announcement.startswith("stage 1 (StyleGAN2 32 px): 2 images in ") and error.startswith("invertfill: error: no usable image")
+    assert code == 1 and not (tmp_path / "run2").exists()
 
 
 def test_cli_minutes_stops_at_the_time_limit_saves_and_exits_zero(image_folder, tmp_path, capsys):

@@ -75,6 +75,22 @@ def test_the_loss_falls_and_the_generator_never_changes(gan_checkpoint):
     assert same(parameters_of(model.generator), generator_before)
 
 
+def test_training_steps_neither_read_nor_change_the_global_rng(gan_checkpoint):
+    config = tiny_encoder_config()
+    images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    runs = []
+    for global_seed in (1, 2):
+        model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+        trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
+        torch.manual_seed(global_seed)
+        global_state = torch.get_rng_state()
+        for _ in range(2):
+            trainer.train_step(images)
+        assert torch.equal(torch.get_rng_state(), global_state)
+        runs.append(parameters_of(model) + [b.clone() for b in model.buffers()])
+    assert same(*runs)
+
+
 def test_the_soft_mean_latent_moves_during_training_unless_sml_is_off(gan_checkpoint):
     for sml, should_move in ((True, True), (False, False)):
         config = tiny_encoder_config(model=make_tiny_invertfill_config(32, sml=sml))

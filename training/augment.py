@@ -35,15 +35,20 @@ def _matrix(like: Tensor, rows: Sequence[Sequence[Tensor | float]]) -> Tensor:
     return torch.stack([torch.stack(row, dim=-1) for row in entries], dim=-2)
 
 
-def _gate(value: Tensor, identity: float, p: float) -> Tensor:
+def _gate(value: Tensor, identity: float, p: float, generator: torch.Generator | None = None) -> Tensor:
     """value: (N, ...) -> (N, ...), each value[i] kept with probability p, else set to `identity`."""
-    keep = torch.rand(value.shape[0], device=value.device) < p
+    keep = torch.rand(value.shape[0], generator=generator, device=value.device) < p
     return torch.where(keep.view(-1, *[1] * (value.ndim - 1)), value, torch.full_like(value, identity))
 
 
-def _lognormal(n: int, std: float, p: float, device: torch.device) -> Tensor:
+def _lognormal(n: int, std: float, p: float, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
     """(N,) factors exp(N(0, std²)), each 1 with probability 1 - p."""
-    return _gate(torch.randn(n, device=device) * std, 0.0, p).exp()
+    return _gate(torch.randn(n, generator=generator, device=device) * std, 0.0, p, generator).exp()
+
+
+def _uniform_angle(n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+    """(N,) angles uniform in [-π, π)."""
+    return (torch.rand(n, generator=generator, device=device) * 2 - 1) * math.pi
 
 
 def _translate2d(tx: Tensor, ty: Tensor) -> Tensor:
@@ -67,7 +72,9 @@ def _rotate2d_quarter_turns(k: Tensor) -> Tensor:
     return _rotate2d((1 - k % 2) * (1 - k), (k % 2) * (2 - k))
 
 
-def sample_geometric_matrices(n: int, height: int, width: int, p: float, device: torch.device) -> Tensor:
+def sample_geometric_matrices(
+    n: int, height: int, width: int, p: float, device: torch.device, generator: torch.Generator | None = None
+) -> Tensor:
     """-> (n, 3, 3) float32 maps from output to input pixel coordinates, centred on the image.
 
     In order: x-flip, 90° rotation, integer translation, isotropic scaling, rotation,
@@ -75,23 +82,25 @@ def sample_geometric_matrices(n: int, height: int, width: int, p: float, device:
     the inverse of each transformation is drawn directly. The arbitrary rotation happens
     before and after the anisotropic scaling, each with probability 1 - √(1 - p), so that an
     image is rotated with probability p and stretched along any axis. An image whose every
-    transformation was skipped gets the identity exactly.
+    transformation was skipped gets the identity exactly. Everything is drawn from `generator`.
     """
+    g = generator
     size = torch.tensor([width, height], dtype=torch.float32, device=device)
-    flip = _gate(torch.randint(2, (n,), device=device).float(), 0.0, p)
+    flip = _gate(torch.randint(2, (n,), generator=g, device=device).float(), 0.0, p, g)
     matrix = _scale2d(1 - 2 * flip, torch.ones_like(flip))
-    quarter_turns = _gate(torch.randint(4, (n,), device=device).float(), 0.0, p)
+    quarter_turns = _gate(torch.randint(4, (n,), generator=g, device=device).float(), 0.0, p, g)
     matrix = matrix @ _rotate2d_quarter_turns(quarter_turns)
-    shift = _gate(((torch.rand(n, 2, device=device) * 2 - 1) * INTEGER_TRANSLATE_MAX * size).round(), 0.0, p)
+    shift = ((torch.rand(n, 2, generator=g, device=device) * 2 - 1) * INTEGER_TRANSLATE_MAX * size).round()
+    shift = _gate(shift, 0.0, p, g)
     matrix = matrix @ _translate2d(shift[:, 0], shift[:, 1])
-    scale = _lognormal(n, SCALE_STD, p, device)
+    scale = _lognormal(n, SCALE_STD, p, device, g)
     matrix = matrix @ _scale2d(scale, scale)
     p_rotate = 1 - math.sqrt(max(1 - p, 0.0))
-    matrix = matrix @ _rotate2d_angle(_gate((torch.rand(n, device=device) * 2 - 1) * math.pi, 0.0, p_rotate))
-    stretch = _lognormal(n, ANISOTROPIC_STD, p, device)
+    matrix = matrix @ _rotate2d_angle(_gate(_uniform_angle(n, device, g), 0.0, p_rotate, g))
+    stretch = _lognormal(n, ANISOTROPIC_STD, p, device, g)
     matrix = matrix @ _scale2d(stretch, 1 / stretch)
-    matrix = matrix @ _rotate2d_angle(_gate((torch.rand(n, device=device) * 2 - 1) * math.pi, 0.0, p_rotate))
-    shift = _gate(torch.randn(n, 2, device=device) * FRACTION_TRANSLATE_STD * size, 0.0, p)
+    matrix = matrix @ _rotate2d_angle(_gate(_uniform_angle(n, device, g), 0.0, p_rotate, g))
+    shift = _gate(torch.randn(n, 2, generator=g, device=device) * FRACTION_TRANSLATE_STD * size, 0.0, p, g)
     return matrix @ _translate2d(shift[:, 0], shift[:, 1])
 
 
@@ -110,28 +119,30 @@ def warp(images: Tensor, matrix: Tensor) -> Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def sample_color_matrices(n: int, p: float, device: torch.device) -> Tensor:
+def sample_color_matrices(n: int, p: float, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
     """-> (n, 4, 4) float32 maps of homogeneous RGB in [-1, 1] (mid-gray at 0).
 
     In order: brightness, contrast, luma flip, hue rotation around the luma axis v = (1, 1, 1)/√3
     (Rodrigues: I + sin θ·[v]ₓ + (1 - cos θ)·(vvᵀ - I)), saturation (scaling away from the
     luma axis). An image whose every transformation was skipped gets the identity exactly.
+    Everything is drawn from `generator`.
     """
+    g = generator
     eye = torch.eye(4, device=device)
     rgb = torch.diag(torch.tensor([1.0, 1.0, 1.0, 0.0], device=device))
     luma = rgb.diagonal() / math.sqrt(3)
     luma_projection = torch.outer(luma, luma)
     luma_cross = torch.tensor([[0.0, -1, 1, 0], [1, 0, -1, 0], [-1, 1, 0, 0], [0, 0, 0, 0]], device=device)
     luma_cross = luma_cross / math.sqrt(3)
-    b = _gate(torch.randn(n, device=device) * BRIGHTNESS_STD, 0.0, p)
+    b = _gate(torch.randn(n, generator=g, device=device) * BRIGHTNESS_STD, 0.0, p, g)
     matrix = _matrix(b, [[1, 0, 0, b], [0, 1, 0, b], [0, 0, 1, b], [0, 0, 0, 1]])
-    c = _lognormal(n, CONTRAST_STD, p, device)
+    c = _lognormal(n, CONTRAST_STD, p, device, g)
     matrix = _matrix(c, [[c, 0, 0, 0], [0, c, 0, 0], [0, 0, c, 0], [0, 0, 0, 1]]) @ matrix
-    flip = _gate(torch.randint(2, (n,), device=device).float(), 0.0, p)[:, None, None]
+    flip = _gate(torch.randint(2, (n,), generator=g, device=device).float(), 0.0, p, g)[:, None, None]
     matrix = (eye - 2 * flip * luma_projection) @ matrix
-    hue = _gate((torch.rand(n, device=device) * 2 - 1) * math.pi, 0.0, p)[:, None, None]
+    hue = _gate(_uniform_angle(n, device, g), 0.0, p, g)[:, None, None]
     matrix = (eye + hue.sin() * luma_cross + (1 - hue.cos()) * (luma_projection - rgb)) @ matrix
-    saturation = _lognormal(n, SATURATION_STD, p, device)[:, None, None]
+    saturation = _lognormal(n, SATURATION_STD, p, device, g)[:, None, None]
     return (eye + (saturation - 1) * (rgb - luma_projection)) @ matrix
 
 
@@ -153,8 +164,8 @@ class AdaptiveAugment(nn.Module):
     """ADA's "bgc" pipeline with probability `p` (a buffer, so it travels with the state_dict).
 
     images: (N, 3, H, W) float in [-1, 1] -> (N, 3, H, W), same dtype. The random draws come from
-    the global torch RNG on the images' device; the work runs in fp32 even under autocast, and
-    images whose transformations were all skipped come out exactly as they went in.
+    the `generator` passed to forward (on the images' device); the work runs in fp32 even under
+    autocast, and images whose transformations were all skipped come out exactly as they went in.
     """
 
     p: Tensor
@@ -169,7 +180,7 @@ class AdaptiveAugment(nn.Module):
     def extra_repr(self) -> str:
         return f"p={float(self.p):.4f}, geometric={self.geometric}, color={self.color}"
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         n, c, h, w = images.shape
         assert c == 3, tuple(images.shape)
         p = float(self.p)
@@ -178,10 +189,10 @@ class AdaptiveAugment(nn.Module):
         with torch.autocast(images.device.type, enabled=False):
             x = images.to(torch.promote_types(images.dtype, torch.float32))
             if self.geometric:
-                matrix = sample_geometric_matrices(n, h, w, p, images.device)
+                matrix = sample_geometric_matrices(n, h, w, p, images.device, generator)
                 x = self._apply_where_changed(x, matrix, warp)
             if self.color:
-                matrix = sample_color_matrices(n, p, images.device)
+                matrix = sample_color_matrices(n, p, images.device, generator)
                 x = self._apply_where_changed(x, matrix, apply_color)
         return x.to(images.dtype)
 

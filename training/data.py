@@ -26,6 +26,8 @@ from core.image_io import IMAGE_SUFFIXES, read_image
 CROPS = ("center", "random")
 FORMATS = "PNG, JPEG, WebP, BMP, TIFF"
 PREFETCH_BATCHES_PER_WORKER = 4
+DECODED_CACHE_BYTES = 512 * 2**20
+"""Decoded images are kept in memory (per process) until they fill this many bytes."""
 
 
 def image_files(root: Path) -> list[Path]:
@@ -80,6 +82,8 @@ class ImageFolderDataset(Dataset[Tensor]):
     Random crops with `zoom` > 1 take squares of random scale (see `square_crop`).
     With `verify`, every file is decoded once here and the unreadable ones are dropped and listed
     in `skipped` as (path, reason); without it, an unreadable file raises when its turn comes.
+    Decoded images stay in memory up to DECODED_CACHE_BYTES, so a small folder is decoded once
+    per process rather than once per epoch.
     `len()` is the number of usable images (one epoch); positions beyond it continue the stream.
     """
 
@@ -124,6 +128,8 @@ class ImageFolderDataset(Dataset[Tensor]):
         self.files = [path for path, reason in zip(candidates, reasons) if reason is None]
         self.skipped = [(path, reason) for path, reason in zip(candidates, reasons) if reason is not None]
         self._epoch_order: tuple[int, np.ndarray] | None = None
+        self._decoded: dict[int, np.ndarray] = {}
+        self._decoded_bytes = 0
         if not self.files:
             count = len(self.skipped)
             path, reason = self.skipped[0]
@@ -149,12 +155,23 @@ class ImageFolderDataset(Dataset[Tensor]):
     def __getitem__(self, position: int) -> Tensor:
         """Stream position (0, 1, 2, …) -> (3, R, R) float32 in [-1, 1]."""
         assert position >= 0, position
-        pixels = read_image(self.files[self.image_index(position)]).rgb8()
+        pixels = self._decode(self.image_index(position))
         rng = np.random.default_rng([self.seed, position, 1])
         pixels = square_crop(pixels, self.resolution, self.crop, rng, self.zoom)
         if self.xflip and rng.random() < 0.5:
             pixels = pixels[:, ::-1]
         return to_tensor(pixels)
+
+
+    def _decode(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB of files[index], from the in-memory cache when it is there."""
+        pixels = self._decoded.get(index)
+        if pixels is None:
+            pixels = read_image(self.files[index]).rgb8()
+            if self._decoded_bytes + pixels.nbytes <= DECODED_CACHE_BYTES:
+                self._decoded[index] = pixels
+                self._decoded_bytes += pixels.nbytes
+        return pixels
 
 
 class StreamSampler(Sampler[int]):

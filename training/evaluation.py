@@ -25,9 +25,11 @@ from .data import image_files, square_crop
 from .metrics.fid import cached_statistics, compute_features, feature_statistics, frechet_distance
 from .metrics.inception import load_fid_inception
 from .metrics.lpips import load_lpips
-from .metrics.pixel import psnr, ssim
+from .metrics.pixel import psnr, seam, ssim
 
 MASK_SET_BUCKETS = (*BUCKETS, "outpaint")
+METRIC_DIRECTIONS = {"PSNR": "↑", "SSIM": "↑", "seam": "↓", "FID": "↓", "LPIPS": "↓"}
+"""Every metric of a report, in the order of its columns, with the direction that is better."""
 MANIFEST = "manifest.json"
 
 
@@ -141,11 +143,17 @@ class PerceptualMetrics:
         return used if name not in self.skipped else f"skipped: {self.skipped[name]}"
 
 
+def mean_seam(pairs: list[EvalPair], images: list[np.ndarray]) -> float:
+    """Mean seam of the images over the set, leaving out masks without a hole–known boundary (NaN)."""
+    seams = [v for v in (seam(image, p.hole) for p, image in zip(pairs, images)) if not math.isnan(v)]
+    return float(np.mean(seams)) if seams else math.nan
+
+
 def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[str, float]:
-    """Mean SSIM and PSNR (finite PSNRs only; an all-known mask gives infinity) over the set."""
+    """Mean SSIM, PSNR (finite PSNRs only; an all-known mask gives infinity) and seam over the set."""
     ssims = [ssim(c, p.image) for p, c in zip(pairs, composites)]
     psnrs = [v for v in (psnr(c, p.image) for p, c in zip(pairs, composites)) if math.isfinite(v)]
-    return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf}
+    return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf, "seam": mean_seam(pairs, composites)}
 
 
 def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair], bucket: str) -> list[np.ndarray]:
@@ -176,14 +184,16 @@ def write_composites(folder: Path, pairs: list[EvalPair], composites: list[np.nd
 
 def report_table(scores: dict[str, dict[str, dict[str, float]]], settings: dict[str, object]) -> tuple[str, str]:
     """Markdown and CSV in the layout of the paper's Table 1: a row per method, a column per
-    (bucket, metric), and the settings that change the numbers under the table.
+    (bucket, metric) headed with the better direction ("hard seam ↓"), and the settings that
+    change the numbers under the table.
 
-    scores: {bucket: {method: {metric: value}}}
+    scores: {bucket: {method: {metric: value}}}, metrics named as in METRIC_DIRECTIONS
     """
-    columns = [(bucket, metric) for bucket, rows in scores.items() for metric in sorted({m for r in rows.values() for m in r})]
+    columns = [(bucket, metric) for bucket, rows in scores.items() for metric in METRIC_DIRECTIONS if any(metric in r for r in rows.values())]
     methods = list(dict.fromkeys(m for rows in scores.values() for m in rows))
-    lines = ["| method | " + " | ".join(f"{b} {m}" for b, m in columns) + " |", "| --- |" + " ---: |" * len(columns)]
-    csv_lines = ["method," + ",".join(f"{b} {m}" for b, m in columns)]
+    headers = [f"{b} {m} {METRIC_DIRECTIONS[m]}" for b, m in columns]
+    lines = ["| method | " + " | ".join(headers) + " |", "| --- |" + " ---: |" * len(columns)]
+    csv_lines = ["method," + ",".join(headers)]
     for method in methods:
         values = [scores[b].get(method, {}).get(m) for b, m in columns]
         lines.append(f"| {method} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in values) + " |")
@@ -223,10 +233,11 @@ def evaluate(
     out = Path(out)
     perceptual = PerceptualMetrics(fid_weights, lpips_trunk, out / "cache", torch.device(device))
     scores: dict[str, dict[str, dict[str, float]]] = {}
-    hashes, count = {}, 0
+    hashes, ground_truth_seams, count = {}, {}, 0
     for bucket, masks_dir in mask_sets.items():
         pairs = load_pairs(images_dir, masks_dir, resolution)
         count = len(pairs)
+        ground_truth_seams[bucket] = mean_seam(pairs, [p.image for p in pairs])
         results = {name: fill_pairs(method, pairs, seed) for name, method in (methods or {}).items()}
         results.update({name: read_predictions(folder, pairs, bucket) for name, folder in (predictions or {}).items()})
         scores[bucket] = {}
@@ -243,6 +254,9 @@ def evaluate(
         "scored on": "composited images I ⊙ (1 − M) + O ⊙ M",
         "SSIM": "RGB, 11×11 Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 255, 5-px border excluded",
         "PSNR": "dB, data range 255, mean over images (infinite values left out)",
+        "seam": "colour step across the hole's boundary: mean over RGB of |C(p) − C(q)| in 8-bit levels over every hole pixel p and known "
+        "4-neighbour q, mean over images (masks without such a pair left out); the ground truth itself scores "
+        + ", ".join(f"{b} {v:.2f}" for b, v in ground_truth_seams.items()),
         "FID": perceptual.describe(
             "FID", f"InceptionV3 pool features (pt_inception-2015-12-05), 299×299 bilinear, float64 statistics, composites vs the {count} ground-truth images"
         ),

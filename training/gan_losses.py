@@ -37,12 +37,20 @@ class PathLengthRegularizer(nn.Module):
         self.decay = decay
         self.register_buffer("mean", torch.zeros(()))
 
-    def forward(self, images: Tensor, ws: Tensor, average: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        ws: Tensor,
+        average: Callable[[Tensor], Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """images (N, 3, H, W) = G.synthesis(ws), ws (N, L, D) -> penalty (N,).
 
-        `average` averages a tensor over data-parallel ranks so that every rank keeps the same mean.
+        `average` averages a tensor over data-parallel ranks so that every rank keeps the same mean;
+        the noise y is drawn from `generator`.
         """
-        noise = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+        noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+        noise = noise / math.sqrt(images.shape[2] * images.shape[3])
         (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
         lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
         batch_mean = lengths.mean().detach()

@@ -37,8 +37,9 @@ def run_loop(
     cancel: threading.Event | None = None,
     tick_values: Callable[[], dict[str, float]] = dict,
 ) -> tuple[bool, Path | None]:
-    """Train until `total_images`, cancel or Ctrl-C; every tick report and log the mean losses
-    (plus `tick_values()`), every `snapshot_ticks` ticks and at the end call `snapshot`.
+    """Train until `total_images`, cancel or Ctrl-C; every tick report (on the main rank, so a
+    data-parallel run reports once) and log the mean losses (plus `tick_values()`), every
+    `snapshot_ticks` ticks and at the end call `snapshot`.
 
     Returns (interrupted, the last snapshot's path).
     """
@@ -70,7 +71,7 @@ def run_loop(
             scalars = {f"Loss/{k.removeprefix('loss_')}": v for k, v in values.items() if k.startswith("loss_")}
             scalars.update({f"Progress/{k}": v for k, v in values.items() if not k.startswith("loss_") and k != "eta_s"})
             run.log_scalars(trainer.images, scalars)
-            if progress is not None:
+            if progress is not None and run.is_main:
                 progress(Progress(trainer.images, total_images, f"tick {ticks}", values))
             if ticks % snapshot_ticks == 0 and trainer.images < total_images:
                 snapshot()

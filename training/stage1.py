@@ -1,17 +1,21 @@
 """Stage 1: StyleGAN2 pretraining on a folder of images (DESIGN §4).
 
 Non-saturating logistic loss, lazy R1 (every `r1_interval` D steps) and path-length
-regularization (every `pl_interval` G steps) with Adam's lr and betas corrected for the
-lazy intervals, style mixing, an EMA generator, adaptive augmentation and bf16 autocast on CUDA.
-Randomness is drawn from a generator reseeded at every step from (seed, rank, step), and data
-positions follow the image count, so a resumed run continues exactly where it stopped.
+regularization (every `pl_interval` G steps), style mixing, an EMA generator, adaptive
+augmentation, channels-last tensors and bf16 autocast where bf16 is native (CUDA, CPUs with
+AMX or AVX512-BF16). The lazy regularizers are added to the main G and D losses of their step
+(weighted by their interval) instead of taking optimizer steps of their own, so Adam runs with
+the configured lr and betas: StyleGAN2's interval/(interval+1) correction assumes the separate
+steps and does not apply.
+Randomness is drawn from a torch.Generator seeded at every step from (seed, rank, step), never
+from the global RNG, and data positions follow the image count, so a resumed run continues
+exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,10 +23,12 @@ import numpy as np
 import torch
 
 from core.checkpoint import load_checkpoint, save_checkpoint
+from core.device import training_autocast
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
 from core.generator import Generator
 from core.progress import ProgressCallback
+from core.random_init import seeded_initialization
 from core.rosinality_import import import_rosinality_generator
 
 from .augment import AdaptiveAugment, AugmentController
@@ -52,10 +58,9 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def lazy_adam(parameters, lr: float, interval: int) -> torch.optim.Adam:
-    """Adam(β₁ = 0, β₂ = 0.99) with lr and betas corrected for a regularizer run every `interval` steps."""
-    ratio = interval / (interval + 1)
-    return torch.optim.Adam(parameters, lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
+def gan_adam(parameters, lr: float) -> torch.optim.Adam:
+    """StyleGAN2's Adam(β₁ = 0, β₂ = 0.99), one step per training step (see the module docstring)."""
+    return torch.optim.Adam(parameters, lr=lr, betas=(0.0, 0.99), eps=1e-8, foreach=True)
 
 
 def load_initial_generator(path: Path, resolution: int) -> Generator:
@@ -80,21 +85,20 @@ class Stage1Trainer:
             self.initial = load_initial_generator(init, config.resolution)
             config = replace(config, generator=self.initial.config)
         self.config, self.ctx, device = config, ctx, ctx.device
-        torch.manual_seed(config.seed)
-        self.generator = Generator(config.generator).to(device)
+        with seeded_initialization(config.seed):
+            self.generator = Generator(config.generator).to(device, memory_format=torch.channels_last)
+            self.discriminator = Discriminator(config.discriminator).to(device, memory_format=torch.channels_last)
         if init is not None:
             self.generator.load_state_dict(self.initial.state_dict())
-        self.discriminator = Discriminator(config.discriminator).to(device)
         ctx.broadcast(self.generator)
         ctx.broadcast(self.discriminator)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.augment = AdaptiveAugment(p=0.0).to(device) if config.augment == "ada" else None
         self.controller = AugmentController(config.ada_target, config.ada_interval, config.ada_kimg * 1000)
         self.path_length = PathLengthRegularizer(config.pl_decay).to(device)
-        self.opt_g = lazy_adam(self.generator.parameters(), config.lr, config.pl_interval)
-        self.opt_d = lazy_adam(self.discriminator.parameters(), config.lr, config.r1_interval)
+        self.opt_g = gan_adam(self.generator.parameters(), config.lr)
+        self.opt_d = gan_adam(self.discriminator.parameters(), config.lr)
         self.step, self.images = 0, 0
-        self.use_autocast = config.mixed_precision and device.type == "cuda"
 
     def state_dict(self) -> dict:
         return {
@@ -127,31 +131,37 @@ class Stage1Trainer:
         self.path_length.load_state_dict(state["path_length"])
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.use_autocast else nullcontext()
+        return training_autocast(self.ctx.device, self.config.mixed_precision)
 
-    def _discriminate(self, images: torch.Tensor) -> torch.Tensor:
+    def _discriminate(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.augment is not None:
-            images = self.augment(images)
+            images = self.augment(images, generator)
         return self.discriminator(images)
 
     def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One G step and one D step (with their lazy regularizers) on real (N, 3, R, R)."""
+        """One G step and one D step (with their lazy regularizers) on real (N, 3, R, R).
+
+        Every random draw (z, style mixing, noise, augmentation, path-length noise) comes from one
+        generator seeded from (seed, rank, step).
+        """
         cfg, ctx = self.config, self.ctx
         n, style_dim = real.shape[0], cfg.generator.style_dim
-        torch.manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
+        g = torch.Generator(real.device).manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
         losses: dict[str, torch.Tensor] = {}
 
         self.generator.requires_grad_(True)
         self.discriminator.requires_grad_(False)
         with self._autocast():
-            fake = self.generator(torch.randn(n, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
-            losses["G"] = generator_loss(self._discriminate(fake))
+            z = torch.randn(n, style_dim, generator=g, device=real.device)
+            fake = self.generator(z, mixing_prob=cfg.mixing_prob, generator=g)
+            losses["G"] = generator_loss(self._discriminate(fake, g))
         losses["G"].backward()
         if self.step % cfg.pl_interval == 0:
             shrunk = max(n // cfg.pl_batch_shrink, 1)
-            ws = self.generator.styles(torch.randn(shrunk, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
+            z = torch.randn(shrunk, style_dim, generator=g, device=real.device)
+            ws = self.generator.styles(z, mixing_prob=cfg.mixing_prob, generator=g)
             with self._autocast():
-                penalty = self.path_length(self.generator.synthesis(ws), ws, ctx.average)
+                penalty = self.path_length(self.generator.synthesis(ws, generator=g), ws, ctx.average, g)
             losses["path_length"] = penalty.mean()
             (losses["path_length"] * cfg.pl_weight * cfg.pl_interval).backward()
         ctx.average_gradients(self.generator.parameters())
@@ -162,11 +172,12 @@ class Stage1Trainer:
         self.discriminator.requires_grad_(True)
         regularize = self.step % cfg.r1_interval == 0
         with torch.no_grad(), self._autocast():
-            fake = self.generator(torch.randn(n, style_dim, device=real.device), mixing_prob=cfg.mixing_prob)
-        real = real.detach().requires_grad_(regularize)
+            z = torch.randn(n, style_dim, generator=g, device=real.device)
+            fake = self.generator(z, mixing_prob=cfg.mixing_prob, generator=g)
+        real = real.detach().contiguous(memory_format=torch.channels_last).requires_grad_(regularize)
         with self._autocast():
-            fake_logits = self._discriminate(fake)
-            real_logits = self._discriminate(real)
+            fake_logits = self._discriminate(fake, g)
+            real_logits = self._discriminate(real, g)
             losses["D"] = discriminator_loss(real_logits, fake_logits)
         self.controller.accumulate(real_logits.detach())
         loss_d = losses["D"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +20,14 @@ import numpy as np
 import torch
 
 from core.checkpoint import load_checkpoint, save_checkpoint
-from core.device import resolve_device
+from core.device import resolve_device, training_autocast
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
 from core.generator import Generator
 from core.invertfill import InvertFill
 from core.masks import MaskSampler
 from core.progress import ProgressCallback
+from core.random_init import seeded_initialization
 from core.rosinality_import import import_rosinality_generator
 
 from .config import EncoderTrainConfig
@@ -76,15 +76,15 @@ class Stage2Trainer:
         if config.batch % ctx.world_size:
             raise InvertFillError(f"batch {config.batch} does not divide over {ctx.world_size} processes")
         self.config, self.ctx, self.finetune = config, ctx, finetune
-        self.model = model.to(ctx.device)
+        self.model = model.to(ctx.device, memory_format=torch.channels_last)
         self.model.freeze_generator()
         if finetune and self.model.rgb_branch is not None:
             self.model.rgb_branch.requires_grad_(config.train_rgb_branch)
         ctx.broadcast(self.model)
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.parameters, lr=config.lr, betas=(0.9, 0.99))
+        self.optimizer = torch.optim.Adam(self.parameters, lr=config.lr, betas=(0.9, 0.99), foreach=True)
         if discriminator is not None:
-            discriminator = discriminator.to(ctx.device)
+            discriminator = discriminator.to(ctx.device, memory_format=torch.channels_last)
         self.backbone = make_backbone(config.backbone, discriminator, config.vgg_path)
         if isinstance(self.backbone, torch.nn.Module):
             self.backbone.to(ctx.device)
@@ -92,7 +92,6 @@ class Stage2Trainer:
         resolution = model.config.resolution
         self.masks = MaskSampler(resolution, config.masks, config.mask_folder, seed=config.seed)
         self.step, self.images = 0, 0
-        self.use_autocast = config.mixed_precision and ctx.device.type == "cuda"
 
     def state_dict(self) -> dict:
         return {
@@ -118,13 +117,17 @@ class Stage2Trainer:
         return torch.from_numpy(masks).to(self.ctx.device, torch.float32)[:, None]
 
     def train_step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One step on images (N, 3, R, R) in [-1, 1]: mask, fill, loss, update, SML step."""
+        """One step on images (N, 3, R, R) in [-1, 1]: mask, fill, loss, update, SML step.
+
+        The model's noise is drawn from a generator seeded from (seed, rank, step); the SML target
+        from one seeded from (seed, step), the same on every rank.
+        """
         cfg, ctx = self.config, self.ctx
-        torch.manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
+        generator = torch.Generator(images.device).manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
         mask = self.batch_masks(images.shape[0])
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.use_autocast else nullcontext()
-        with autocast:
-            out = self.model(images * (1 - mask), mask, "random")
+        images = images.contiguous(memory_format=torch.channels_last)
+        with training_autocast(ctx.device, cfg.mixed_precision):
+            out = self.model(images * (1 - mask), mask, "random", generator=generator)
             total, terms = inpainting_loss(out, images, mask, self.backbone, cfg.losses, self.model.soft_mean_latent.value)
         total.backward()
         ctx.average_gradients(self.parameters)
@@ -147,8 +150,8 @@ def build_model(config: EncoderTrainConfig, pretrained: Path, finetune: bool, se
         return invertfill, discriminator
     if generator is None:
         generator = invertfill.generator
-    torch.manual_seed(seed)
-    model = InvertFill(config.model_config(generator.config))
+    with seeded_initialization(seed):
+        model = InvertFill(config.model_config(generator.config))
     model.generator.load_state_dict(generator.state_dict())
     model.reset_mean_latent(torch.Generator().manual_seed(seed))
     return model, discriminator
@@ -221,7 +224,8 @@ def estimate_finetune_seconds(config: EncoderTrainConfig, model_path: str | Path
     model, discriminator = build_model(config, Path(model_path), finetune=True, seed=config.seed)
     trainer = Stage2Trainer(config, ctx, model, discriminator, finetune=True)
     r = model.config.resolution
-    images = torch.rand(config.batch, 3, r, r, device=ctx.device) * 2 - 1
+    generator = torch.Generator(ctx.device).manual_seed(config.seed)
+    images = torch.rand(config.batch, 3, r, r, generator=generator, device=ctx.device) * 2 - 1
     trainer.train_step(images)
     start = time.perf_counter()
     for _ in range(steps):

@@ -1,1 +1,1 @@
-"""Evaluation metrics on composited images: SSIM, PSNR, FID, LPIPS."""
+"""Evaluation metrics on composited images: SSIM, PSNR, seam, FID, LPIPS."""

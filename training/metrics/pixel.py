@@ -1,8 +1,10 @@
-"""SSIM and PSNR on 8-bit RGB images (the paper's §4.1), computed on the composited images.
+"""SSIM, PSNR and the seam on 8-bit RGB images (the paper's §4.1), computed on the composited images.
 
 SSIM follows Wang et al. 2004: an 11×11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03,
 population (not sample) covariances, data range 255, computed per RGB channel over the
 region the window fits in (a 5-pixel border is left out, as scikit-image does) and averaged.
+
+The seam measures the paper's "gapping" artefact: the colour step across the hole's boundary.
 """
 
 from __future__ import annotations
@@ -50,3 +52,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     assert a.shape == b.shape, (a.shape, b.shape)
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(DATA_RANGE**2 / mse)
+
+
+def seam(image: np.ndarray, hole: np.ndarray) -> float:
+    """Mean colour step across the hole's boundary of an (H, W, 3) uint8 image with an (H, W) bool hole.
+
+    Every pair of a hole pixel and a known pixel that are 4-neighbours counts once; its step is
+    the mean over RGB of their absolute difference, in 8-bit levels (0-255). NaN when the mask
+    has no such pair (no hole, or no known pixel).
+    """
+    assert image.ndim == 3 and image.shape[:2] == hole.shape, (image.shape, hole.shape)
+    pixels = image.astype(np.float64)
+    vertical = np.abs(pixels[1:] - pixels[:-1])[hole[1:] != hole[:-1]]
+    horizontal = np.abs(pixels[:, 1:] - pixels[:, :-1])[hole[:, 1:] != hole[:, :-1]]
+    steps = np.concatenate([vertical, horizontal])
+    return float(steps.mean()) if len(steps) else math.nan

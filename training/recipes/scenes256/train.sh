@@ -26,13 +26,8 @@ EVAL_MASKS=${EVAL_MASKS:-100}
 DEVICE=${DEVICE:-auto}
 PYTHON=${PYTHON:-python3}
 
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
-exec > >(tee -a "$WORK/log.txt") 2>&1
-step() { echo "$1" > "$WORK/status"; echo "== $1 $(date -u +%H:%M:%S)"; }
-trap 'echo failed > "$WORK/status"' ERR
-invertfill() { "$PYTHON" -m app.cli "$@"; }
-RES=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["generator"]["resolution"])' "$CONFIGS/stage1.json")
+# shellcheck source=../recipe.sh
+source "$(dirname "$0")/../recipe.sh"
 
 step split
 rm -rf "$WORK/train" "$WORK/heldout"
