@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import random_init
-from .ops import bias_act, setup_filter, upfirdn2d, upsample2d
+from .ops import ACTIVATIONS, bias_act, setup_filter, upfirdn2d, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -57,6 +57,9 @@ class ConvLayer(nn.Module):
     """Equalized-lr conv, optionally preceded by FIR blur and stride 2, then bias + leaky ReLU.
 
     x: (N, in_channels, H, W) -> (N, out_channels, H, W), or H/2 × W/2 with `down=True`.
+    The activation's gain g and the bias go into the convolution, which adds the bias in its own
+    pass: lrelu(g·(Wx + b)) = g·lrelu(Wx + b) for g > 0, so one activation pass remains instead of
+    three (bias, activation, gain), in the forward and the backward.
     """
 
     def __init__(
@@ -86,8 +89,11 @@ class ConvLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.down:
             x = upfirdn2d(x, self.blur_filter, padding=self.blur_padding * 2)
-        x = F.conv2d(x, (self.weight * self.scale).to(x.dtype), stride=2 if self.down else 1, padding=self.padding)
-        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp)
+        gain = ACTIVATIONS[self.activation].default_gain
+        weight = (self.weight * (self.scale * gain)).to(x.dtype)
+        bias = None if self.bias is None else (self.bias * gain).to(x.dtype)
+        x = F.conv2d(x, weight, bias, stride=2 if self.down else 1, padding=self.padding)
+        return bias_act(x, act=self.activation, gain=1.0, clamp=self.conv_clamp)
 
 
 class ResBlock(nn.Module):

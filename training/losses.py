@@ -141,15 +141,18 @@ def _fit_to_backbone(images: Tensor) -> Tensor:
 def _feature_distances(backbone: FeatureBackbone, images: list[Tensor], target: Tensor) -> tuple[Tensor, Tensor]:
     """Σ over images and backbone layers of mean |ψ(image) − ψ(target)| and of mean |G(ψ(image)) − G(ψ(target))|.
 
-    images: each (N, 3, H, W) like target. One backbone pass over all of them and the target
-    (so identical inputs give bit-identical features); no gradient flows through the target.
+    images: each (N, 3, H, W) like target. One backbone pass over the images, and one without
+    autograd over the target, whose input gradient nobody needs (it would be a third of the
+    backbone's backward).
     """
     n = target.shape[0]
-    batch = _fit_to_backbone(torch.cat([*images, target.to(images[0].dtype)]))
+    batch = _fit_to_backbone(torch.cat(images))
+    with torch.no_grad():
+        references = backbone(_fit_to_backbone(target.to(images[0].dtype)))
     perceptual = target.new_zeros((), dtype=torch.float32)
     style = target.new_zeros((), dtype=torch.float32)
-    for features in backbone(batch):
-        reference = features[len(images) * n :].detach().float()
+    for features, reference in zip(backbone(batch), references, strict=True):
+        reference = reference.float()
         reference_gram = gram(reference)
         for i in range(len(images)):
             feature = features[i * n : (i + 1) * n].float()

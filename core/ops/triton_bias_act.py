@@ -8,8 +8,8 @@ derivative is read off y:
                x + b <= 0 for relu, this is PyTorch's leaky_relu/relu convention, which the
                reference path uses too).
 
-The clamp mask is strict because y == ±clamp is where clamping saturated; the reference
-(torch.clamp) also passes the gradient for a pre-clamp value of exactly ±clamp.
+The clamp mask is strict because y == ±clamp is where clamping saturated, as in the
+reference's F.hardtanh.
 The second derivative with respect to x is zero, so the backward is the same mask applied
 to the incoming gradient, itself differentiable in that gradient.
 """

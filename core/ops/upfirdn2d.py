@@ -75,20 +75,25 @@ def upfirdn2d(
 def upfirdn2d_reference(
     x: Tensor, f: Tensor, up: int, down: int, padding: Padding, flip_filter: bool, gain: float
 ) -> Tensor:
-    """Plain-PyTorch upfirdn2d on any device and dtype; autograd gives every derivative."""
+    """Plain-PyTorch upfirdn2d on any device and dtype; autograd gives every derivative.
+
+    Symmetric zero padding is left to the convolution, which saves a padded copy of x.
+    """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    symmetric = px0 == px1 >= 0 and py0 == py1 >= 0
+    if not symmetric:
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     f = (f * gain).to(x.dtype)
     if not flip_filter:
         f = f.flip([0, 1])
     weight = f[None, None].repeat(c, 1, 1, 1)
-    x = F.conv2d(x, weight, groups=c)
+    x = F.conv2d(x, weight, groups=c, padding=(py0, px0) if symmetric else 0)
     return x[:, :, ::down, ::down]
 
 
