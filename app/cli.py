@@ -1,4 +1,4 @@
-"""The `invertfill` command line: fill, batch, training, evaluation, info, export. Thin: parse, call core, print.
+"""The `invertfill` command line: fill, batch, training, evaluation, info, export, import-gan. Thin: parse, call core, print.
 
 Errors a user can act on print one line on stderr and exit 1; set INVERTFILL_DEBUG=1 to see
 the traceback of an unexpected error.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core import __version__
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     gan.add_argument("--res", type=int, metavar="R", help="resolution (power of two, 32-1024; default 256)")
     gan.add_argument("--channel-base", type=int, metavar="C", help="channels min(C // res, channel max) (default 16384)")
     gan.add_argument("--channel-max", type=int, metavar="C", help="largest channel count (default 512)")
-    gan.add_argument("--init", metavar="CKPT", help="start from a generator: a rosinality .pt (its g_ema) or our checkpoint")
+    gan.add_argument("--init", metavar="CKPT", help="start from a GAN: a rosinality .pt, an NVlabs .pkl (see import-gan) or our checkpoint")
 
     encoder = commands.add_parser(
         "train-encoder",
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "on every image under --data, with masks drawn on the fly. Settings: --config (JSON of "
         "training.config.EncoderTrainConfig, or a run's config.json), then the flags. Runs data-parallel under torchrun.",
     )
-    encoder.add_argument("--gan", required=True, metavar="CKPT", help="stage-1 checkpoint, rosinality .pt, or an InvertFill model")
+    encoder.add_argument("--gan", required=True, metavar="CKPT", help="stage-1 checkpoint, rosinality .pt, NVlabs .pkl, or an InvertFill model")
     encoder.add_argument("--latent-space", choices=["fw+", "w+"], help="fw+ (default) or the w+ ablation without the RGB branch")
     encoder.add_argument("--no-premod", action="store_true", help="ablation: no pre-modulation")
     encoder.add_argument("--no-sml", action="store_true", help="ablation: a static mean latent")
@@ -164,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
     export.add_argument("--half", action="store_true", help="store floating-point tensors as float16")
     export.add_argument("--domain", metavar="NAME", help="domain name stored in the copy (default: the source's)")
+
+    import_gan = commands.add_parser(
+        "import-gan", help="convert a published StyleGAN2 into a stage-1 checkpoint",
+        description="Read a StyleGAN2 trained elsewhere without running code from it: a rosinality stylegan2-pytorch "
+        ".pt (converted release or training checkpoint) or an NVlabs stylegan2-ada-pytorch / stylegan3 (StyleGAN2 "
+        "config) .pkl. Writes OUT with its generator, its discriminator when the file has one, and its mean latent, "
+        "ready for train-encoder --gan or train-gan --init.",
+    )
+    import_gan.add_argument("source", metavar="FILE")
+    import_gan.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
     return parser
 
 
@@ -447,6 +459,38 @@ def _run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_import_gan(args: argparse.Namespace) -> int:
+    from core.gan_import import import_gan_to_checkpoint
+
+    source, target = Path(args.source), Path(args.output)
+    if target.exists() and target.resolve() == source.resolve():
+        raise InvertFillError(f"{target} is the file being imported; choose another output")
+    gan = import_gan_to_checkpoint(source, target)
+    print(gan.summary())
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)")
+    return EXIT_OK
+
+
+TRAINING_COMMANDS = ("train-gan", "train-encoder", "finetune")
+
+
+@contextmanager
+def _signals_stop_training() -> Iterator[None]:
+    """SIGTERM (a plain `kill`, the end of a session) and SIGINT stop a training run as Ctrl-C does,
+    so it saves a checkpoint and its resume state first; SIGINT too when the run was started in the
+    background, where the shell starts it with SIGINT ignored."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -460,9 +504,13 @@ def main(argv: list[str] | None = None) -> int:
         "eval": _run_eval,
         "info": _run_info,
         "export": _run_export,
+        "import-gan": _run_import_gan,
     }
     try:
-        return handlers[args.command](args)
+        if args.command not in TRAINING_COMMANDS:
+            return handlers[args.command](args)
+        with _signals_stop_training():
+            return handlers[args.command](args)
     except InvertFillError as error:
         print(f"invertfill: error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -3,8 +3,9 @@
 Tensors are stored as `<part>.<state-dict key>`; the metadata (strings only, as safetensors
 requires) holds `format`, `format_version`, `stage`, `domain`, `producer` and `parts`, a JSON
 object {part: {"kind": ..., "config": {...}}}. The mean latent w̄ of an InvertFill model is the
-tensor `<part>.soft_mean_latent.online`, stored bit-exactly like every other tensor.
-Nothing is ever unpickled.
+tensor `<part>.soft_mean_latent.online`, stored bit-exactly like every other tensor; a StyleGAN2
+generator imported with its published mean latent (NVlabs' `w_avg`, rosinality's `latent_avg`)
+keeps it as the tensor `mean_latent`, (style_dim,). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ PART_KINDS: dict[str, tuple[type[nn.Module], Any]] = {
     "generator": (Generator, GeneratorConfig),
     "discriminator": (Discriminator, DiscriminatorConfig),
 }
-PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
+ZIP_SIGNATURE = b"PK\x03\x04"
+PICKLE_SIGNATURES = (ZIP_SIGNATURE, b"\x80")
+MEAN_LATENT = "mean_latent"
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Checkpoint:
     domain: str
     format_version: int
     producer: str
+    mean_latent: torch.Tensor | None = None
 
     def part(self, name: str) -> nn.Module:
         """The part called `name`, or a one-line error naming what the file holds instead."""
@@ -64,10 +68,20 @@ def _kind_of(module: nn.Module) -> str:
     raise TypeError(f"cannot checkpoint a {type(module).__name__}")
 
 
-def save_checkpoint(path: str | os.PathLike[str], parts: dict[str, nn.Module], stage: str, domain: str = "", half: bool = False) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    parts: dict[str, nn.Module],
+    stage: str,
+    domain: str = "",
+    half: bool = False,
+    mean_latent: torch.Tensor | None = None,
+) -> None:
     """Write `parts` (each with a `.config`) atomically to `path` (.safetensors); with `half`,
-    floating-point tensors are stored as float16 (half the size, for shipping a model)."""
+    floating-point tensors are stored as float16 (half the size, for shipping a model).
+    `mean_latent` (style_dim,) is a GAN's own mean latent, kept beside its parts."""
     tensors: dict[str, torch.Tensor] = {}
+    if mean_latent is not None:
+        tensors[MEAN_LATENT] = mean_latent.detach().cpu().to(torch.float16 if half else torch.float32).contiguous()
     described = {}
     for name, module in parts.items():
         described[name] = {"kind": _kind_of(module), "config": module.config.to_dict()}
@@ -99,8 +113,8 @@ def _check_file(path: Path) -> None:
         raise InvertFillError(f"checkpoint {path.name} is empty")
     if head.startswith(PICKLE_SIGNATURES):
         raise InvertFillError(
-            f"{path.name} is a PyTorch pickle file, which is never loaded because it can run code; "
-            "a StyleGAN2 generator in the rosinality layout can be imported instead"
+            f"{path.name} is a PyTorch pickle file, which is never loaded as a model because it can run code; "
+            f"a published StyleGAN2 generator in it can be converted with `invertfill import-gan {path.name} -o gan.safetensors`"
         )
 
 
@@ -145,6 +159,16 @@ def _check_tensors(path: Path, name: str, expected: dict[str, torch.Tensor], fou
             )
 
 
+def _check_mean_latent(path: Path, mean_latent: torch.Tensor | None, parts: dict[str, nn.Module]) -> None:
+    if mean_latent is None:
+        return
+    generator = parts.get("generator")
+    if not isinstance(generator, Generator):
+        raise InvertFillError(f"{path.name}: it holds a mean latent but no generator part")
+    if tuple(mean_latent.shape) != (generator.config.style_dim,):
+        raise InvertFillError(f"{path.name}: its mean latent is {tuple(mean_latent.shape)}, not ({generator.config.style_dim},)")
+
+
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
     """Read and check a checkpoint; every problem is a one-line InvertFillError.
 
@@ -159,8 +183,11 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     if not isinstance(described, dict) or not described:
         raise InvertFillError(f"{path.name}: it describes no model parts")
     parts = {name: _build_part(path, name, description) for name, description in described.items()}
+    mean_latent = None
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
+            if MEAN_LATENT in f.keys():
+                mean_latent = f.get_tensor(MEAN_LATENT).float()
             for name, module in parts.items():
                 prefix = f"{name}."
                 keys = [k for k in f.keys() if k.startswith(prefix)]
@@ -171,6 +198,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         raise
     except Exception as error:
         raise InvertFillError(f"{path.name} could not be read (truncated or corrupt): {error}") from None
+    _check_mean_latent(path, mean_latent, parts)
     return Checkpoint(
         path=path,
         parts=parts,
@@ -178,6 +206,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         domain=metadata.get("domain", ""),
         format_version=int(metadata["format_version"]),
         producer=metadata.get("producer", ""),
+        mean_latent=mean_latent,
     )
 
 
@@ -185,7 +214,7 @@ def export_checkpoint(source: str | os.PathLike[str], target: str | os.PathLike[
     """Copy a checkpoint with every part, in half precision with `half`, under another `domain` if given."""
     checkpoint = load_checkpoint(source)
     domain = checkpoint.domain if domain is None else domain
-    save_checkpoint(target, checkpoint.parts, checkpoint.stage, domain, half=half)
+    save_checkpoint(target, checkpoint.parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent)
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -208,6 +237,8 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> str:
         f"domain: {checkpoint.domain or '-'}",
         f"written by: {checkpoint.producer or '-'}",
     ]
+    if checkpoint.mean_latent is not None:
+        lines.append(f"mean latent: stored ({checkpoint.mean_latent.numel()} values)")
     for name, module in checkpoint.parts.items():
         parameters = sum(p.numel() for p in module.parameters())
         lines.append(f"part {name!r}: {_kind_of(module)}, {parameters / 1e6:.2f} M parameters")

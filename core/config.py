@@ -25,6 +25,20 @@ def channel_table(channel_base: int, channel_max: int, resolution: int, lowest: 
     return {2**i: min(channel_base // 2**i, channel_max) for i in range(first, int(math.log2(resolution)) + 1)}
 
 
+def channel_settings(channels: dict[int, int]) -> tuple[int, int] | None:
+    """The (channel_base, channel_max) whose channel_table is `channels` ({4: c, 8: c, ...}), or None.
+
+    channel_max is the widest entry; channel_base is the smallest value giving every narrower
+    entry (res · channels) or, where every entry is the widest, the widest times the resolution.
+    """
+    widest, resolution = max(channels.values()), max(channels)
+    candidates = sorted({res * ch for res, ch in channels.items() if ch < widest} | {widest * resolution})
+    for base in candidates:
+        if base >= resolution and channel_table(base, widest, resolution, min(channels)) == channels:
+            return base, widest
+    return None
+
+
 class Serializable:
     """to_dict / from_dict for (nested) frozen dataclasses, rejecting unknown keys."""
 
@@ -84,13 +98,18 @@ class GeneratorConfig(Serializable):
 
 @dataclass(frozen=True)
 class DiscriminatorConfig(Serializable):
-    """StyleGAN2 residual discriminator with minibatch standard deviation."""
+    """StyleGAN2 residual discriminator with minibatch standard deviation.
+
+    conv_clamp: activations of the convolutions with a bias (not the residual skips) are clamped
+    to ±conv_clamp, as NVlabs' discriminators do (256); None (ours, rosinality's) clamps nothing.
+    """
 
     resolution: int = 256
     channel_base: int = 16384
     channel_max: int = 512
     mbstd_group: int = 4
     blur_kernel: tuple[int, ...] = (1, 3, 3, 1)
+    conv_clamp: float | None = None
 
     def __post_init__(self) -> None:
         _check_resolution(self.resolution)

@@ -32,9 +32,12 @@ class Discriminator(nn.Module):
         self.config = config
         ch = config.channels
         resolutions = list(ch)[::-1]
-        self.from_rgb = ConvLayer(3, ch[config.resolution], 1)
-        self.blocks = nn.ModuleList(ResBlock(ch[res], ch[res // 2], blur_kernel=config.blur_kernel) for res in resolutions[:-1])
-        self.final_conv = ConvLayer(ch[4] + 1, ch[4], 3)
+        clamp = config.conv_clamp
+        self.from_rgb = ConvLayer(3, ch[config.resolution], 1, conv_clamp=clamp)
+        self.blocks = nn.ModuleList(
+            ResBlock(ch[res], ch[res // 2], blur_kernel=config.blur_kernel, conv_clamp=clamp) for res in resolutions[:-1]
+        )
+        self.final_conv = ConvLayer(ch[4] + 1, ch[4], 3, conv_clamp=clamp)
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, ch[4], activation="lrelu"), EqualLinear(ch[4], 1))
 
     def forward(self, image: Tensor) -> Tensor:

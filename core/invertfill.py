@@ -98,6 +98,7 @@ class InvertFill(nn.Module):
         self.generator.requires_grad_(False)
 
     @torch.no_grad()
-    def reset_mean_latent(self, generator: torch.Generator | None = None) -> None:
-        """Draw the mean latents from the generator's mapping network (before stage 2)."""
-        self.soft_mean_latent.reset(self.generator.mapping, generator)
+    def reset_mean_latent(self, generator: torch.Generator | None = None, mean_latent: Tensor | None = None) -> None:
+        """Draw the mean latents from the generator's mapping network (before stage 2); the online
+        one starts at `mean_latent` (style_dim,) instead when the GAN came with one (pSp's latent_avg)."""
+        self.soft_mean_latent.reset(self.generator.mapping, generator, mean_latent)

@@ -100,15 +100,21 @@ class ResBlock(nn.Module):
     """Residual block (conv, conv) + skip, scaled by 1/√2; halves the resolution with `down`.
 
     x: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2), or (H, W) without `down`.
-    The skip is a 1×1 conv (after blur and stride 2 with `down`), or the identity where shapes agree.
+    The skip is a 1×1 conv (after blur and stride 2 with `down`), or the identity where shapes agree;
+    `conv_clamp` applies to the two convs, not to the skip.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, down: bool = True, blur_kernel: Sequence[int] = (1, 3, 3, 1)
+        self,
+        in_channels: int,
+        out_channels: int,
+        down: bool = True,
+        blur_kernel: Sequence[int] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, down=down, blur_kernel=blur_kernel)
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, conv_clamp=conv_clamp)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, down=down, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
         self.skip = (
             ConvLayer(in_channels, out_channels, 1, down=down, activate=False, bias=False, blur_kernel=blur_kernel)
             if down or in_channels != out_channels

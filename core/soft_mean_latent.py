@@ -34,10 +34,11 @@ class SoftMeanLatent(nn.Module):
         return mapping(z).mean(0).to(self.online.dtype)
 
     @torch.no_grad()
-    def reset(self, mapping: nn.Module, generator: torch.Generator | None = None) -> None:
-        """Draw the target and the online mean latent independently."""
+    def reset(self, mapping: nn.Module, generator: torch.Generator | None = None, online: Tensor | None = None) -> None:
+        """Draw the target and the online mean latent independently; `online` (style_dim,), when
+        given, is taken instead of a draw."""
         self.target.copy_(self.sample(mapping, generator))
-        self.online.copy_(self.sample(mapping, generator))
+        self.online.copy_(self.sample(mapping, generator) if online is None else online)
 
     @torch.no_grad()
     def step(self, mapping: nn.Module, generator: torch.Generator | None = None) -> bool:

@@ -4,7 +4,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from conftest import another_thread_drawing
 
 from core import resources

@@ -1,7 +1,11 @@
 """Stage 1 (StyleGAN2) training on a tiny config: runs, regularizers, resume, cancel, init, DDP."""
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,9 @@ from training.config import GanTrainConfig
 from training.distributed import DistributedContext
 from training.run_folder import load_resume_state
 from training.stage1 import Stage1Trainer, train_stylegan2
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_gan_config(**overrides) -> GanTrainConfig:
@@ -161,6 +168,23 @@ def test_cli_trains_and_rejects_a_folder_of_junk(image_folder, tmp_path, capsys)
     announcement, error = capsys.readouterr().err.splitlines()
     assert announcement.startswith("stage 1 (StyleGAN2 32 px): 2 images in ") and error.startswith("invertfill: error: no usable image")
     assert code == 1 and not (tmp_path / "run2").exists()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_background_run_saves_its_state_when_killed(signal_number, image_folder, tmp_path):
+    """Started as `nohup ... &` is (SIGINT ignored), a kill or SIGINT still stops the run as Ctrl-C does."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny_gan_config(kimg=1000).to_dict()))
+    command = [sys.executable, "-m", "app.cli", "train-gan", "--data", str(image_folder), "--out", str(tmp_path / "run"),
+               "--config", str(config), "--device", "cpu", "--progress", "json"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert process.stdout.readline().startswith('{"done"')
+    process.send_signal(signal_number)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted at" in out
+    assert load_resume_state(tmp_path / "run", torch.device("cpu"))["images"] >= 8
 
 
 def test_cli_minutes_stops_at_the_time_limit_saves_and_exits_zero(image_folder, tmp_path, capsys):

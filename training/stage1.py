@@ -26,10 +26,10 @@ from core.checkpoint import load_checkpoint, save_checkpoint
 from core.device import training_autocast
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
+from core.gan_import import import_gan, is_foreign_gan_file
 from core.generator import Generator
 from core.progress import ProgressCallback
 from core.random_init import seeded_initialization
-from core.rosinality_import import import_rosinality_generator
 
 from .augment import AdaptiveAugment, AugmentController
 from .config import GanTrainConfig
@@ -63,16 +63,18 @@ def gan_adam(parameters, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(parameters, lr=lr, betas=(0.0, 0.99), eps=1e-8, foreach=True)
 
 
-def load_initial_generator(path: Path, resolution: int) -> Generator:
-    """A generator trained elsewhere: a rosinality `.pt` or one of our checkpoints."""
-    if path.suffix == ".pt":
-        generator = import_rosinality_generator(path)
+def load_initial_gan(path: Path, resolution: int) -> tuple[Generator, Discriminator | None]:
+    """A GAN trained elsewhere (a rosinality `.pt`, an NVlabs `.pkl`, one of our checkpoints):
+    its generator and, when the file has one, its discriminator."""
+    if is_foreign_gan_file(path):
+        gan = import_gan(path)
+        generator, discriminator = gan.generator, gan.discriminator
     else:
-        part = load_checkpoint(path).part("generator")
-        generator = part if isinstance(part, Generator) else None
-    if generator is None or generator.config.resolution != resolution:
+        checkpoint = load_checkpoint(path)
+        generator, discriminator = checkpoint.part("generator"), checkpoint.parts.get("discriminator")
+    if not isinstance(generator, Generator) or generator.config.resolution != resolution:
         raise InvertFillError(f"{path.name} holds no {resolution}-px StyleGAN2 generator")
-    return generator
+    return generator, discriminator if isinstance(discriminator, Discriminator) else None
 
 
 class Stage1Trainer:
@@ -81,15 +83,19 @@ class Stage1Trainer:
     def __init__(self, config: GanTrainConfig, ctx: DistributedContext, init: Path | None = None) -> None:
         if config.batch % ctx.world_size:
             raise InvertFillError(f"batch {config.batch} does not divide over {ctx.world_size} processes")
-        if init is not None:
-            self.initial = load_initial_generator(init, config.resolution)
-            config = replace(config, generator=self.initial.config)
+        initial_generator, initial_discriminator = load_initial_gan(init, config.resolution) if init is not None else (None, None)
+        if initial_generator is not None:
+            config = replace(config, generator=initial_generator.config)
+        if initial_discriminator is not None:
+            config = replace(config, discriminator=initial_discriminator.config)
         self.config, self.ctx, device = config, ctx, ctx.device
         with seeded_initialization(config.seed):
             self.generator = Generator(config.generator).to(device, memory_format=torch.channels_last)
             self.discriminator = Discriminator(config.discriminator).to(device, memory_format=torch.channels_last)
-        if init is not None:
-            self.generator.load_state_dict(self.initial.state_dict())
+        if initial_generator is not None:
+            self.generator.load_state_dict(initial_generator.state_dict())
+        if initial_discriminator is not None:
+            self.discriminator.load_state_dict(initial_discriminator.state_dict())
         ctx.broadcast(self.generator)
         ctx.broadcast(self.discriminator)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)

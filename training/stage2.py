@@ -23,12 +23,12 @@ from core.checkpoint import load_checkpoint, save_checkpoint
 from core.device import resolve_device, training_autocast
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
+from core.gan_import import import_gan, is_foreign_gan_file
 from core.generator import Generator
 from core.invertfill import InvertFill
 from core.masks import MaskSampler
 from core.progress import ProgressCallback
 from core.random_init import seeded_initialization
-from core.rosinality_import import import_rosinality_generator
 
 from .config import EncoderTrainConfig
 from .data import ImageFolderDataset, make_loader
@@ -48,17 +48,30 @@ class Stage2Result:
     checkpoint: Path | None
 
 
-def load_pretrained(path: Path) -> tuple[Generator | None, Discriminator | None, InvertFill | None]:
+@dataclass
+class Pretrained:
+    """What a run starts from: a GAN's generator (with its mean latent (style_dim,) when the file
+    has one) or a complete InvertFill model, and the discriminator when there is one."""
+
+    generator: Generator | None
+    invertfill: InvertFill | None
+    discriminator: Discriminator | None
+    mean_latent: torch.Tensor | None = None
+
+
+def load_pretrained(path: Path) -> Pretrained:
     """The networks a stage-2 run can start from: a stage-1 checkpoint (generator and
-    discriminator), a rosinality `.pt` generator, or a complete InvertFill checkpoint."""
-    if path.suffix == ".pt":
-        return import_rosinality_generator(path), None, None
+    discriminator), a published StyleGAN2 (rosinality `.pt`, NVlabs `.pkl`; see core.gan_import),
+    or a complete InvertFill checkpoint."""
+    if is_foreign_gan_file(path):
+        gan = import_gan(path)
+        return Pretrained(gan.generator, None, gan.discriminator, gan.mean_latent)
     checkpoint = load_checkpoint(path)
     parts = checkpoint.parts
     if "invertfill" in parts:
-        return None, parts.get("discriminator"), parts["invertfill"]
+        return Pretrained(None, parts["invertfill"], parts.get("discriminator"))
     if "generator" in parts:
-        return parts["generator"], parts.get("discriminator"), None
+        return Pretrained(parts["generator"], None, parts.get("discriminator"), checkpoint.mean_latent)
     raise InvertFillError(f"{path.name} holds neither a StyleGAN2 generator nor an InvertFill model")
 
 
@@ -143,18 +156,17 @@ class Stage2Trainer:
 def build_model(config: EncoderTrainConfig, pretrained: Path, finetune: bool, seed: int) -> tuple[InvertFill, Discriminator | None]:
     """The model a run starts from: a new InvertFill around a pretrained generator (stage 2), or a
     complete InvertFill checkpoint (fine-tune)."""
-    generator, discriminator, invertfill = load_pretrained(pretrained)
+    loaded = load_pretrained(pretrained)
     if finetune:
-        if invertfill is None:
+        if loaded.invertfill is None:
             raise InvertFillError(f"{pretrained.name} is not a complete InvertFill model; fine-tuning starts from one")
-        return invertfill, discriminator
-    if generator is None:
-        generator = invertfill.generator
+        return loaded.invertfill, loaded.discriminator
+    generator = loaded.generator if loaded.generator is not None else loaded.invertfill.generator
     with seeded_initialization(seed):
         model = InvertFill(config.model_config(generator.config))
     model.generator.load_state_dict(generator.state_dict())
-    model.reset_mean_latent(torch.Generator().manual_seed(seed))
-    return model, discriminator
+    model.reset_mean_latent(torch.Generator().manual_seed(seed), loaded.mean_latent)
+    return model, loaded.discriminator
 
 
 def train_encoder(
