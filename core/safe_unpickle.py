@@ -33,8 +33,9 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _one_line(error: BaseException) -> str:
+    """The first sentence of an error's first line, without colour codes (torch appends advice)."""
     text = ANSI_ESCAPE.sub("", str(error)).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return text.splitlines()[0].split(". ")[0] if text else type(error).__name__
 
 
 def _refusal(error: BaseException) -> str:
