@@ -159,13 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export", help="copy a checkpoint for shipping",
-        description="Write a copy of CKPT with all its parts: in half precision with --half (half the size; the "
-        "engine widens it to float32 on load), under another domain name with --domain.",
+        description="Write a copy of CKPT with all its parts (without its discriminator with --no-discriminator): in "
+        "half precision with --half (half the size; the engine widens it to float32 on load), under another domain "
+        "name with --domain.",
     )
     export.add_argument("checkpoint", metavar="CKPT")
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
     export.add_argument("--half", action="store_true", help="store floating-point tensors as float16")
     export.add_argument("--domain", metavar="NAME", help="domain name stored in the copy (default: the source's)")
+    export.add_argument("--no-discriminator", action="store_true",
+                        help="leave out the discriminator (the fill needs only the model; fine-tuning uses it as loss backbone)")
 
     import_gan = commands.add_parser(
         "import-gan", help="convert a published StyleGAN2 into a stage-1 checkpoint",
@@ -454,7 +457,7 @@ def _run_export(args: argparse.Namespace) -> int:
     source, target = Path(args.checkpoint), Path(args.output)
     if target.exists() and target.resolve() == source.resolve():
         raise InvertFillError(f"{target} is the checkpoint being exported; choose another output")
-    export_checkpoint(source, target, args.half, args.domain)
+    export_checkpoint(source, target, args.half, args.domain, frozenset({"discriminator"} if args.no_discriminator else ()))
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {'float16' if args.half else 'as stored'})")
     return EXIT_OK
 

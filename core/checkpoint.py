@@ -210,11 +210,24 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     )
 
 
-def export_checkpoint(source: str | os.PathLike[str], target: str | os.PathLike[str], half: bool = False, domain: str | None = None) -> None:
-    """Copy a checkpoint with every part, in half precision with `half`, under another `domain` if given."""
+def export_checkpoint(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    half: bool = False,
+    domain: str | None = None,
+    leave_out: frozenset[str] = frozenset(),
+) -> None:
+    """Copy a checkpoint with its parts (less those named in `leave_out`), in half precision with
+    `half`, under another `domain` if given."""
     checkpoint = load_checkpoint(source)
     domain = checkpoint.domain if domain is None else domain
-    save_checkpoint(target, checkpoint.parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent)
+    unknown = sorted(leave_out - set(checkpoint.parts))
+    if unknown:
+        raise InvertFillError(f"{Path(source).name} has no part {unknown[0]!r}; its parts: {', '.join(checkpoint.parts)}")
+    parts = {name: part for name, part in checkpoint.parts.items() if name not in leave_out}
+    if not parts:
+        raise InvertFillError("leaving out every part would write an empty checkpoint")
+    save_checkpoint(target, parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent)
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -204,6 +204,26 @@ def test_export_half_halves_the_file_and_fills_like_the_original(capsys, tiny_ch
     assert_one_line_error(code, err, "is the checkpoint being exported")
 
 
+def test_export_without_the_discriminator_keeps_the_model_only(capsys, tiny_checkpoint, tmp_path):
+    import torch
+
+    from core.checkpoint import load_checkpoint, save_checkpoint
+    from core.config import DiscriminatorConfig
+    from core.discriminator import Discriminator
+
+    model = load_checkpoint(tiny_checkpoint).part("invertfill")
+    discriminator = Discriminator(DiscriminatorConfig(resolution=32, channel_base=512, channel_max=16))
+    save_checkpoint(tmp_path / "both.safetensors", {"invertfill": model, "discriminator": discriminator}, stage="encoder")
+    code, _, _ = run(capsys, "export", tmp_path / "both.safetensors", "-o", tmp_path / "model.safetensors", "--no-discriminator")
+    exported = load_checkpoint(tmp_path / "model.safetensors")
+    assert code == 0 and set(exported.parts) == {"invertfill"}
+    for a, b in zip(model.state_dict().values(), exported.part("invertfill").state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    code, _, err = run(capsys, "export", tiny_checkpoint, "-o", tmp_path / "none.safetensors", "--no-discriminator")
+    assert_one_line_error(code, err, "has no part 'discriminator'; its parts: invertfill")
+    assert not (tmp_path / "none.safetensors").exists()
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["fill", "--help"], ["batch", "--help"], ["info", "--help"], ["--version"]])
 def test_help_and_version(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
