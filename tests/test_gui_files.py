@@ -251,3 +251,19 @@ def test_main_py_help_runs_without_a_display():
 
 def test_main_window_settings_use_the_user_data_folder(user_data):
     assert Path(Preferences().settings.fileName()) == user_data / "settings.ini"
+
+
+def test_main_py_with_an_image_shows_it_on_the_canvas(tmp_path):
+    """`python main.py PHOTO`, as a user starts it: the photo is on the canvas once the start-up
+    model load has answered (it used to be refused while the engine was loading the model)."""
+    colour = (250, 20, 200)
+    cv2.imwrite(str(tmp_path / "photo.png"), np.full((150, 200, 3), colour[::-1], np.uint8))
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INVERTFILL_USER_DATA": str(tmp_path / "user")}
+    result = subprocess.run(
+        [sys.executable, "main.py", str(tmp_path / "photo.png"), "--screenshot", str(tmp_path / "window.png")],
+        cwd=Path(__file__).resolve().parents[1], env=environment, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    window = cv2.cvtColor(cv2.imread(str(tmp_path / "window.png")), cv2.COLOR_BGR2RGB).astype(int)
+    on_canvas = (np.abs(window - colour).max(axis=2) <= 2).sum()
+    assert on_canvas > 0.5 * 150 * 200, on_canvas

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.logs import install_logging
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run the model (default: the saved choice)")
     parser.add_argument("--selftest", action="store_true", help="check the install headlessly (imports, model, fill, window) and exit")
     parser.add_argument("--finetune-job", metavar="SPEC", help=argparse.SUPPRESS)
+    parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 
@@ -47,4 +49,20 @@ def run(argv: list[str] | None = None, started: float | None = None) -> int:
     window.show()
     if args.image:
         window.open_image(args.image)
+    if args.screenshot:
+        screenshot_when_started(window, args.screenshot)
     return app.exec()
+
+
+def screenshot_when_started(window: MainWindow, path: str) -> None:
+    """Save the window as PNG `path` once the engine has answered its start-up request, then quit:
+    how tests (and docs) see the app exactly as `main.py IMAGE` starts it."""
+
+    def shoot() -> None:
+        if window.engine.busy:
+            QTimer.singleShot(50, shoot)
+            return
+        window.grab().save(path)
+        QApplication.quit()
+
+    QTimer.singleShot(0, shoot)

@@ -308,12 +308,16 @@ class MainWindow(QMainWindow):
             self.open_image(path)
 
     def open_image(self, path: str | Path) -> bool:
-        """Open `path` in place of the current image; errors become a dialog. True if it opened."""
-        if self.engine.busy:
-            self.statusBar().showMessage("Wait for the running fill to finish (or press Esc) before opening another image.", 5000)
-            return False
+        """Open `path` in place of the current image; errors become a dialog. True if it opened.
+
+        Opening never waits on the engine: a model that is loading goes on loading, and a fill of
+        the previous image is cancelled and its result dropped.
+        """
         if not self._confirm_discard():
             return False
+        if self._fill_job is not None:
+            self.engine.cancel()
+            self._fill_job = None
         try:
             document = Document.open(path)
         except InvertFillError as error:
