@@ -213,6 +213,31 @@ def test_help_lists_the_keyboard_shortcuts(open_main_window):
     assert rows["Undo"] == "Ctrl+Z" and rows["Cancel"] == "Esc"
 
 
+def test_the_shortcuts_list_plain_undo_after_a_fill_and_the_classic_fill_reports_no_seed(open_main_window, qtbot, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "a.png")
+    window.open_image(tmp_path / "a.png")
+    paint_and_fill(qtbot, window)
+    assert window.undo_action.text().replace("&", "") == "Undo Fill"
+    rows = dict(shortcut_rows(window.actions()))
+    assert rows["Undo"] == "Ctrl+Z" and "Undo Fill" not in rows
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Filled with classic OpenCV fill") and "seed" not in message
+
+
+def test_save_mask_proposes_the_images_folder(open_main_window, monkeypatch, tmp_path):
+    from app.gui import dialogs
+
+    window = open_main_window()
+    (tmp_path / "photos").mkdir()
+    write_photo(tmp_path / "photos" / "cat.png")
+    window.open_image(tmp_path / "photos" / "cat.png")
+    suggestions = []
+    monkeypatch.setattr(dialogs, "choose_file_to_save", lambda parent, title, suggestion, *rest: suggestions.append(suggestion))
+    window.save_mask_action.trigger()
+    assert suggestions == [str(tmp_path / "photos" / "cat_mask.png")]
+
+
 def test_screenshots_of_a_painted_mask_and_after_fill(open_main_window, tiny_checkpoint, qtbot, tmp_path):
     """Saved under a temp dir (or $INVERTFILL_SCREENSHOTS) for a person to look at. On the canvas,
     the red overlay of the stroke is replaced by the fill and nothing away from the stroke changes."""

@@ -110,7 +110,9 @@ class MainWindow(QMainWindow):
         self.batch_action = self._action("&Batch…", self.open_batch, "Ctrl+B", "fa5s.layer-group", "fill every image of a folder")
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
         self.undo_action = self._action("&Undo", self.undo_stack.undo, keys.Undo, "fa5s.undo")
+        self.undo_action.setIconText("Undo")
         self.redo_action = self._action("&Redo", self.undo_stack.redo, keys.Redo, "fa5s.redo")
+        self.redo_action.setIconText("Redo")
         self.tool_actions = {
             "brush": self._action("&Brush", lambda: self.canvas.set_tool("brush"), "B", "fa5s.paint-brush", "paint the area to fill"),
             "eraser": self._action("&Eraser", lambda: self.canvas.set_tool("eraser"), "E", "fa5s.eraser", "remove paint"),
@@ -400,7 +402,8 @@ class MainWindow(QMainWindow):
     def save_mask(self) -> None:
         if self.document is None:
             return
-        suggestion = str(Path(self.preferences.folder("mask") or Path.home()) / f"{Path(self.document.name).stem}_mask.png")
+        folder = self.document.path.parent if self.document.path else Path(self.preferences.folder("mask") or Path.home())
+        suggestion = str(folder / f"{Path(self.document.name).stem}_mask.png")
         path = dialogs.choose_file_to_save(self, "Save mask", suggestion, "PNG (*.png)")
         if not path:
             return
@@ -474,7 +477,9 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No variation chosen; the image is unchanged.", 5000)
                 return
         self.undo_stack.push(FillEdit(self.document, region, result.pictures[chosen].pixels[region.slices].copy()))
-        self.statusBar().showMessage(" ".join([f"Filled with {result.method}, seed {result.seed}."] + result.notes), 10000)
+        seeded = self.engine.inpainter is not None and not self.engine.inpainter.is_classic
+        done = f"Filled with {result.method}, seed {result.seed}." if seeded else f"Filled with {result.method}."
+        self.statusBar().showMessage(" ".join([done] + result.notes), 10000)
 
     def _fill_failed(self, job: int, message: str) -> None:
         if self._fill_job is not None and job == self._fill_job[0]:

@@ -21,12 +21,13 @@ CANVAS_KEYS = [
 
 
 def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
-    """(what, keys) for each action that has a shortcut, then the canvas keys."""
+    """(what, keys) for each action that has a shortcut, then the canvas keys. An action is named
+    by its icon text, which stays "Undo" while its menu text says what it would undo ("Undo Fill")."""
     rows = []
     for action in actions:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         if keys:
-            rows.append((action.text().replace("&", "").rstrip("…"), keys))
+            rows.append((action.iconText().replace("&", "").rstrip("…"), keys))
     return rows + CANVAS_KEYS
 
 
