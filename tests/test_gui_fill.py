@@ -143,7 +143,31 @@ def test_escape_cancels_a_running_fill_and_leaves_the_image_unchanged(window, qt
     qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
     assert np.array_equal(window.document.picture.pixels, before)
-    assert window.statusBar().currentMessage() == "Fill cancelled." and window.undo_stack.count() == 0
+    assert window.statusBar().currentMessage() == "Cancelled" and window.undo_stack.count() == 0
+
+
+def test_stop_during_the_last_step_of_a_fill_drops_its_result_within_a_second(window, qtbot, monkeypatch):
+    """A large photo's fill spends seconds after its last cancel check (one window, then compositing
+    the full-size picture); Stop must still win, at once."""
+    fill = Inpainter.fill
+    computed = threading.Event()
+
+    def then_slowly(self, *args, **kwargs):
+        result = fill(self, *args, **kwargs)
+        computed.set()
+        time.sleep(2.0)
+        return result
+
+    monkeypatch.setattr(Inpainter, "fill", then_slowly)
+    before = window.document.picture.pixels.copy()
+    window.fill_action.trigger()
+    qtbot.waitUntil(computed.is_set, timeout=30000)
+    pressed = time.monotonic()
+    window.cancel_action.trigger()
+    assert window.statusBar().currentMessage() == "Cancelled" and time.monotonic() - pressed < 1.0
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    assert np.array_equal(window.document.picture.pixels, before) and window.undo_stack.count() == 0
+    assert window.statusBar().currentMessage() == "Cancelled"
 
 
 def test_an_empty_mask_asks_for_paint_instead_of_filling(window):

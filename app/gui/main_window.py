@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         self.preferences_action = self._action("&Preferences…", self.edit_preferences, keys.Preferences)
         self.fill_action = self._action("&Fill", lambda: self.fill(1), "Ctrl+Return", "fa5s.magic", "fill the masked area")
         self.variations_action = self._action("&Variations…", lambda: self.fill(self.preferences.variations), "Ctrl+Shift+Return", "fa5s.th-large", "choose among several fills")
-        self.cancel_action = self._action("&Cancel", self.engine.cancel, "Esc", "fa5s.stop-circle", "stop the running fill")
+        self.cancel_action = self._action("&Cancel", self.cancel, "Esc", "fa5s.stop-circle", "stop the running fill")
         self.fit_action = self._action("&Fit to window", self.canvas.fit_to_window, "Ctrl+0", "fa5s.compress-arrows-alt")
         self.actual_size_action = self._action("&100 %", self.canvas.actual_size, "Ctrl+1", "fa5s.search")
         self.zoom_in_action = self._action("Zoom &in", lambda: self.canvas.zoom_by(1.25), keys.ZoomIn, "fa5s.search-plus")
@@ -460,13 +460,22 @@ class MainWindow(QMainWindow):
         self._fill_job = (job, region, variations)
         self.statusBar().showMessage("Filling… (Esc cancels)")
 
+    def cancel(self) -> None:
+        """Esc / Stop: the running fill or batch stops at its next check (between windows, between
+        images); a fill is cancelled at once: whatever it still returns is dropped, and the image
+        and the undo stack stay as they were."""
+        self.engine.cancel()
+        if self._fill_job is not None:
+            self._fill_job = None
+            self.statusBar().showMessage("Cancelled", 5000)
+
     def _fill_finished(self, job: int, result: FillResult | None) -> None:
         if self._fill_job is None or job != self._fill_job[0]:
             return
         _, region, variations = self._fill_job
         self._fill_job = None
         if result is None:
-            self.statusBar().showMessage("Fill cancelled.", 5000)
+            self.statusBar().showMessage("Cancelled", 5000)
             return
         chosen = 0
         if variations > 1:
