@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from app.gui.preferences import Preferences
 from app.gui.shortcuts_dialog import shortcut_rows
@@ -74,15 +74,49 @@ def test_unsaved_fills_prompt_before_opening_another_image(open_main_window, tin
     assert np.array_equal(read_image(tmp_path / "two.png").pixels, window.document.picture.pixels) is False
 
 
-def test_save_prompt_on_close_writes_the_fill(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):
+def accept_proposed_save_paths(monkeypatch) -> list[str]:
+    """The save dialog accepts what it proposes; returns the proposals."""
+    from app.gui import dialogs
+
+    proposals: list[str] = []
+
+    def accept(parent, title, suggestion, *rest):
+        proposals.append(suggestion)
+        return suggestion
+
+    monkeypatch.setattr(dialogs, "choose_file_to_save", accept)
+    return proposals
+
+
+def test_save_prompt_on_close_writes_the_fill_beside_the_original(open_main_window, tiny_checkpoint, qtbot, answers, monkeypatch, tmp_path):
     window = open_main_window(tiny_checkpoint)
     original = write_photo(tmp_path / "photo.png")
     window.open_image(tmp_path / "photo.png")
     paint_and_fill(qtbot, window)
+    proposals = accept_proposed_save_paths(monkeypatch)
     answers.unsaved_answer = "save"
     window.close()
-    saved = read_image(tmp_path / "photo.png").pixels
-    assert not np.array_equal(saved, original) and np.array_equal(saved, window.document.picture.pixels)
+    assert proposals == [str(tmp_path / "photo_filled.png")]
+    assert np.array_equal(read_image(tmp_path / "photo.png").pixels, original)
+    assert np.array_equal(read_image(tmp_path / "photo_filled.png").pixels, window.document.picture.pixels)
+
+
+@pytest.mark.parametrize("name, proposed", [("photo.jpg", "photo_filled.png"), ("scan.tif", "scan_filled.tif"), ("web.webp", "web_filled.png")])
+def test_the_first_ctrl_s_proposes_a_new_file_and_never_replaces_the_photo(name, proposed, open_main_window, qtbot, monkeypatch, tmp_path):
+    window = open_main_window()
+    write_photo(tmp_path / "photo.png")
+    cv2.imwrite(str(tmp_path / name), cv2.imread(str(tmp_path / "photo.png")))
+    original_bytes = (tmp_path / name).read_bytes()
+    window.open_image(tmp_path / name)
+    paint_and_fill(qtbot, window)
+    proposals = accept_proposed_save_paths(monkeypatch)
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert proposals == [str(tmp_path / proposed)] and (tmp_path / name).read_bytes() == original_bytes
+    assert not window.document.modified and (tmp_path / proposed).exists()
+    paint_and_fill(qtbot, window)
+    window.save_action.trigger()
+    assert len(proposals) == 1 and not window.document.modified
+    assert np.array_equal(read_image(tmp_path / proposed).pixels, window.document.picture.pixels)
 
 
 def test_save_as_png_keeps_alpha_and_jpeg_asks_for_quality(open_main_window, tiny_checkpoint, qtbot, answers, tmp_path):

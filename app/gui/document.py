@@ -34,6 +34,8 @@ class Document(QObject):
         self.display = self.original_display.copy()
         self.mask = np.zeros((picture.height, picture.width), np.uint8)
         self.path = path
+        self.written = False
+        """Whether this session wrote the image to a file; until then `path` is the file it came from."""
         self._applied_fills: list[int] = []
         self._saved_fills: list[int] = []
 
@@ -104,6 +106,7 @@ class Document(QObject):
         notes = write_image(path, self.picture, quality)
         was = self.modified
         self.path = path
+        self.written = True
         self._saved_fills = list(self._applied_fills)
         self._emit_if_modified_changed(was)
         return notes

@@ -34,6 +34,7 @@ from .variations_dialog import thumbnail_region
 
 APP_NAME = "InvertFill Studio"
 LOSSY = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
+LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -347,17 +348,19 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("No recent files").setEnabled(False)
 
     def save(self) -> bool:
+        """Write to the file saved to before; the first save of an opened photo never replaces it
+        silently: it proposes NAME_filled beside it (Save As), and the file dialog asks before
+        anything is overwritten."""
         if self.document is None:
             return False
-        if self.document.path is None:
+        if self.document.path is None or not self.document.written:
             return self.save_as()
         return self._write(self.document.path, self.preferences.jpeg_quality)
 
     def save_as(self) -> bool:
         if self.document is None:
             return False
-        folder = self.preferences.folder("save") or str(self.document.path.parent if self.document.path else Path.home())
-        path = dialogs.choose_file_to_save(self, "Save image as", str(Path(folder) / self.document.name))
+        path = dialogs.choose_file_to_save(self, "Save image as", str(self._save_suggestion()))
         if not path:
             return False
         quality = self.preferences.jpeg_quality
@@ -368,6 +371,16 @@ class MainWindow(QMainWindow):
             quality = self.preferences.jpeg_quality = chosen
         self.preferences.set_folder("save", Path(path).parent)
         return self._write(Path(path), quality)
+
+    def _save_suggestion(self) -> Path:
+        """The file a save proposes: once written, that file; else NAME_filled beside the original,
+        in its format where that is lossless, else PNG (known pixels stay exact)."""
+        document = self.document
+        if document.path is not None and document.written:
+            return document.path
+        source = document.path or Path(self.preferences.folder("save") or Path.home()) / document.name
+        suffix = source.suffix.lower() if source.suffix.lower() in LOSSLESS else ".png"
+        return source.with_name(f"{source.stem}_filled{suffix}")
 
     def _write(self, path: Path, quality: int) -> bool:
         try:
