@@ -183,3 +183,25 @@ def test_closing_the_app_during_training_asks_then_stops_it_and_keeps_the_last_c
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=30000)
     assert answers.asked_stop_training == 2 and not wizard.training and page.outcome["cancelled"]
     assert load_checkpoint(tmp_path / "models" / "my-photos.safetensors").part("invertfill") is not None
+
+
+def test_without_a_model_the_task_page_says_what_is_missing_and_how_to_get_one(qtbot, user_data, answers, domain_folder, tiny_finetune_base, tmp_path):
+    wizard = FinetuneWizard(None, "cpu")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    scan(wizard, qtbot, domain_folder)
+    wizard.next()
+    note = wizard.task_page.base_note.text()
+    assert not next_enabled(wizard) and "No model to start from" in note
+    assert "Load checkpoint" in note and "invertfill train-encoder" in note and "training.md" in note
+    from core.checkpoint import save_checkpoint
+    from core.generator import Generator
+
+    gan = load_checkpoint(tiny_finetune_base).part("invertfill").generator
+    save_checkpoint(tmp_path / "gan.safetensors", {"generator": Generator(gan.config)}, stage="stylegan2")
+    wizard.task_page.base_model.setText(str(tmp_path / "gan.safetensors"))
+    note = wizard.task_page.base_note.text()
+    assert not next_enabled(wizard) and "gan.safetensors holds generator, not a complete InvertFill model" in note
+    assert "invertfill train-encoder --gan gan.safetensors" in note
+    wizard.task_page.base_model.setText(str(tiny_finetune_base))
+    assert next_enabled(wizard) and wizard.task_page.base_note.text() == ""

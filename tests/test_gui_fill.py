@@ -184,3 +184,14 @@ def test_a_corrupt_checkpoint_shows_an_error_and_keeps_the_loaded_model(window, 
     qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
     assert answers.errors and answers.errors[0][0] == "Cannot load the model" and "bad.safetensors" in answers.errors[0][1]
     assert window.model_label.text() == "Model: tiny · 32 px · tests"
+
+
+def test_without_a_model_variations_say_why_they_are_off(open_main_window, tmp_path):
+    from tests.gui_helpers import write_photo
+
+    window = open_main_window()
+    write_photo(tmp_path / "a.png")
+    window.open_image(tmp_path / "a.png")
+    action = window.variations_action
+    assert not action.isEnabled() and "needs a model" in action.text()
+    assert "Load checkpoint" in action.toolTip() and "Load checkpoint" in action.statusTip()

@@ -181,6 +181,24 @@ class ImagesPage(QWizardPage):
         return self.scan is not None and self.scan.is_enough
 
 
+def base_model_missing(text: str, parts: dict) -> str:
+    """Rich text for the task page when its base model cannot be fine-tuned: what is missing and how to get it."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "training.md"
+    guide = f'<a href="{docs.as_uri()}">docs/training.md</a>' if docs.is_file() else "docs/training.md"
+    how = (
+        "Choose an InvertFill model file with Browse…, or load one in the main window (Model → Load "
+        "checkpoint…) and start the wizard again. To make one, train a StyleGAN2 on your images "
+        "(<code>invertfill train-gan</code>) and its encoder (<code>invertfill train-encoder</code>), "
+        f"or import a published generator (<code>invertfill import-gan</code>): see {guide}."
+    )
+    if not text:
+        return f"<b>No model to start from.</b> Fine-tuning adapts a complete InvertFill model to your images. {how}"
+    if parts:
+        return (f"<b>{Path(text).name} holds {', '.join(parts)}, not a complete InvertFill model</b> (a GAN needs its "
+                f"encoder trained first: <code>invertfill train-encoder --gan {Path(text).name}</code>). {how}")
+    return f"<b>{Path(text).name} is not an InvertFill model file.</b> {how}"
+
+
 class TaskPage(QWizardPage):
     def __init__(self, base_model: Path | None) -> None:
         super().__init__()
@@ -200,6 +218,7 @@ class TaskPage(QWizardPage):
         self.base_model.setPlaceholderText("an InvertFill checkpoint (.safetensors)")
         self.base_note = QLabel()
         self.base_note.setWordWrap(True)
+        self.base_note.setOpenExternalLinks(True)
         form = QFormLayout()
         form.addRow("Start from", _folder_row(self.base_model, self._browse_model))
         layout.addLayout(form)
@@ -225,12 +244,14 @@ class TaskPage(QWizardPage):
             self.base_model.setText(path)
 
     def isComplete(self) -> bool:
-        path = Path(self.base_model.text().strip())
+        text = self.base_model.text().strip()
+        path = Path(text)
         try:
-            complete = path.is_file() and "invertfill" in json.loads(read_metadata(path).get("parts", "{}"))
+            parts = json.loads(read_metadata(path).get("parts", "{}")) if text and path.is_file() else {}
         except (InvertFillError, json.JSONDecodeError):
-            complete = False
-        self.base_note.setText("" if complete else "Fine-tuning starts from a complete InvertFill model: load or choose one.")
+            parts = {}
+        complete = "invertfill" in parts
+        self.base_note.setText("" if complete else base_model_missing(text, parts))
         if self.task_buttons.checkedButton().property("task") == "folder" and not Path(self.mask_folder.text().strip() or "/nonexistent").is_dir():
             return False
         return complete

@@ -35,6 +35,9 @@ from .variations_dialog import thumbnail_region
 APP_NAME = "InvertFill Studio"
 LOSSY = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
 LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
+VARIATIONS_NEED_A_MODEL = (
+    "Variations need an InvertFill model (the classic fill gives one result): load one with Model → Load checkpoint…"
+)
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -276,6 +279,9 @@ class MainWindow(QMainWindow):
         self.device_actions["cuda"].setEnabled(not busy and torch.cuda.is_available())
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
+        self.variations_action.setText("&Variations… (needs a model)" if classic else "&Variations…")
+        self.variations_action.setToolTip(VARIATIONS_NEED_A_MODEL if classic else "Variations — choose among several fills")
+        self.variations_action.setStatusTip(VARIATIONS_NEED_A_MODEL if classic else "choose among several fills")
         self.undo_action.setEnabled(not busy and self.undo_stack.canUndo())
         self.redo_action.setEnabled(not busy and self.undo_stack.canRedo())
         self.undo_action.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())
