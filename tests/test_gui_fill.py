@@ -102,8 +102,9 @@ def test_holding_tab_shows_the_original(window, qtbot):
     layer = window.canvas._image_layer
     QApplication.sendEvent(window.canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier))
     assert layer.pixels is window.document.original_display
+    assert window.canvas.original_badge.isVisibleTo(window) and "Original" in window.canvas.original_badge.text()
     QApplication.sendEvent(window.canvas, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier))
-    assert layer.pixels is window.document.display
+    assert layer.pixels is window.document.display and not window.canvas.original_badge.isVisibleTo(window)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
+    QLabel,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -101,6 +102,11 @@ class CanvasView(QGraphicsView):
         self._space_held = False
         self._middle_pan: QPointF | None = None
         self._showing_original = False
+        self.original_badge = QLabel("Original — as opened; release to see your changes", self)
+        self.original_badge.setStyleSheet("background: rgba(0, 0, 0, 170); color: white; padding: 4px 8px; border-radius: 4px;")
+        self.original_badge.move(8, 8)
+        self.original_badge.adjustSize()
+        self.original_badge.setVisible(False)
 
     # document
 
@@ -137,12 +143,14 @@ class CanvasView(QGraphicsView):
             self._mask_layer.update(region_rect(region))
 
     def show_original(self, original: bool) -> None:
-        """Draw the image as opened (True) or as it is now (False); the mask hides while comparing."""
+        """Draw the image as opened (True) or as it is now (False); the mask hides while comparing and a
+        badge on the canvas says that the original is shown."""
         if self.document is None or self._image_layer is None or original == self._showing_original:
             return
         self._showing_original = original
         self._image_layer.show_pixels(self.document.original_display if original else self.document.display)
         self._mask_layer.setVisible(not original)
+        self.original_badge.setVisible(original)
 
     # tools
 
