@@ -31,7 +31,8 @@ class BatchReport:
     cancelled: bool = False
 
 
-def _image_files(folder: Path) -> list[Path]:
+def images_in(folder: Path) -> list[Path]:
+    """The image files directly in `folder` (not below it), sorted; hidden files are left out."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
@@ -43,12 +44,17 @@ def _check_folder(folder: Path, what: str) -> None:
 
 
 def pair_images_with_masks(
-    image_dir: str | Path, output_dir: str | Path, mask_dir: str | Path | None = None, mask_file: str | Path | None = None
+    image_dir: str | Path,
+    output_dir: str | Path,
+    mask_dir: str | Path | None = None,
+    mask_file: str | Path | None = None,
+    output_suffix: str | None = None,
 ) -> tuple[list[BatchJob], list[tuple[Path, str]]]:
     """Jobs for every image in `image_dir`, and the images left out with the reason.
 
     The mask of `photo.jpg` is `photo.*` or `photo_mask.*` in `mask_dir` (default: `photo_mask.*`
-    beside the image), or the single `mask_file` for every image. Outputs keep the image's name.
+    beside the image), or the single `mask_file` for every image. Outputs keep the image's name,
+    with `output_suffix` (e.g. ".png", so that a JPEG's known pixels are not re-encoded) if given.
     """
     image_dir, output_dir = Path(image_dir), Path(output_dir)
     _check_folder(image_dir, "image folder")
@@ -60,10 +66,10 @@ def pair_images_with_masks(
         raise InvertFillError(f"mask {mask_file} does not exist or is not a file")
     masks_by_stem: dict[str, Path] = {}
     if mask_file is None:
-        for path in _image_files(Path(mask_dir) if mask_dir is not None else image_dir):
+        for path in images_in(Path(mask_dir) if mask_dir is not None else image_dir):
             masks_by_stem.setdefault(path.stem, path)
     jobs, skipped = [], []
-    for image in _image_files(image_dir):
+    for image in images_in(image_dir):
         if mask_dir is None and mask_file is None and image.stem.endswith(MASK_SUFFIX):
             continue
         candidates = [image.stem + MASK_SUFFIX] if mask_dir is None else [image.stem, image.stem + MASK_SUFFIX]
@@ -71,7 +77,7 @@ def pair_images_with_masks(
         if mask is None:
             skipped.append((image, f"no mask named {' or '.join(c + '.*' for c in candidates)}"))
             continue
-        jobs.append(BatchJob(image, mask, output_dir / image.name))
+        jobs.append(BatchJob(image, mask, output_dir / (image.stem + output_suffix if output_suffix else image.name)))
     return jobs, skipped
 
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -38,6 +39,34 @@ def test_open_from_the_dialog_and_the_recent_menu(open_main_window, answers, tmp
     assert titles[:2] == [str(tmp_path / "b.jpg"), str(tmp_path / "a.png")]
     window.recent_menu.actions()[1].trigger()
     assert window.document.name == "a.png"
+
+
+def test_ctrl_o_and_painting_do_not_wait_for_the_model_to_load(qtbot, user_data, answers, settings_path, tiny_checkpoint, monkeypatch, tmp_path):
+    from app.gui.main_window import MainWindow
+    from core.inpainter import Inpainter
+
+    loaded = threading.Event()
+    load = Inpainter.__init__
+
+    def slowly(self, *args, **kwargs):
+        loaded.wait(30)
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(Inpainter, "__init__", slowly)
+    window = MainWindow(Preferences(QSettings(str(settings_path), QSettings.Format.IniFormat)), str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitActive(window):
+        window.show()
+    write_photo(tmp_path / "photo.png", 320, 240)
+    answers.open_paths.append(str(tmp_path / "photo.png"))
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.busy and window.document is not None and window.document.name == "photo.png"
+    drag(window.canvas, [(60, 60), (200, 120)])
+    assert window.document.mask.any() and window.undo_stack.count() == 1 and not window.fill_action.isEnabled()
+    loaded.set()
+    wait_idle(qtbot, window)
+    assert window.fill_action.isEnabled() and window.model_label.text() == "Model: tiny · 32 px · tests"
+    window.engine.shutdown()
 
 
 def test_dropping_a_file_opens_it(open_main_window, tmp_path):
@@ -203,6 +232,28 @@ def test_batch_with_the_canvas_mask_for_every_image(open_main_window, tiny_check
         panel.start()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cat.png", "cat_mask.png", "dog.png", "dog_mask.png", "orphan.png"]
     assert "resized the mask" in panel.summary.toPlainText()
+
+
+def test_a_batch_of_jpegs_writes_png_by_default_so_known_pixels_stay_exact_and_says_what_it_will_do(open_main_window, qtbot, tmp_path):
+    window = open_main_window()
+    (tmp_path / "photos").mkdir()
+    write_photo(tmp_path / "photo.png", 160, 120)
+    cv2.imwrite(str(tmp_path / "photos" / "street.jpg"), cv2.imread(str(tmp_path / "photo.png")), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    hole = np.zeros((120, 160), np.uint8)
+    hole[40:80, 50:110] = 255
+    cv2.imwrite(str(tmp_path / "photos" / "street_mask.png"), hole)
+    cv2.imwrite(str(tmp_path / "photos" / "lonely.jpg"), cv2.imread(str(tmp_path / "photo.png")))
+    window.open_batch(tmp_path / "photos")
+    panel = window.batch_dialog
+    assert panel.status.text() == "1 image matched with a mask, 1 without. Fill: classic OpenCV fill (Telea): no InvertFill model was found."
+    assert panel.output_format.currentData() == ".png"
+    with qtbot.waitSignal(panel.finished_report, timeout=60000):
+        panel.start()
+    filled = read_image(tmp_path / "photos" / "filled" / "street.png").pixels
+    original = read_image(tmp_path / "photos" / "street.jpg").pixels
+    known = hole == 0
+    assert np.array_equal(filled[known], original[known])
+    assert not (tmp_path / "photos" / "filled" / "street.jpg").exists()
 
 
 def test_batch_without_a_canvas_mask_explains_in_a_dialog(open_main_window, answers, tmp_path):

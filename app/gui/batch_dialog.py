@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.batch import BatchReport, pair_images_with_masks
+from core.batch import BatchReport, images_in, pair_images_with_masks
 from core.errors import InvertFillError
 from core.image_io import Picture, write_image
 from core.progress import Progress
@@ -33,6 +34,7 @@ from .engine import Engine
 from .preferences import Preferences
 
 OUTPUT_SUBFOLDER = "filled"
+OUTPUT_FORMATS = {"PNG (lossless: known pixels stay exact)": ".png", "Same as each input": None}
 
 
 def summarize(report: BatchReport, skipped_before: list[tuple[Path, str]], total: int, output: Path) -> str:
@@ -76,6 +78,9 @@ class BatchDialog(QDialog):
         group.addButton(self.by_name)
         group.addButton(self.use_canvas)
         self.by_name.toggled.connect(self.mask_folder.setEnabled)
+        self.output_format = QComboBox()
+        for label, suffix in OUTPUT_FORMATS.items():
+            self.output_format.addItem(label, suffix)
 
         form = QFormLayout()
         form.addRow("Images", self._with_browse(self.image_folder, "Folder of images to fill"))
@@ -83,6 +88,7 @@ class BatchDialog(QDialog):
         form.addRow("Mask folder", self._with_browse(self.mask_folder, "Folder of masks"))
         form.addRow(self.use_canvas)
         form.addRow("Output folder", self._with_browse(self.output_folder, "Folder for the filled images"))
+        form.addRow("Output format", self.output_format)
 
         self.progress = QProgressBar()
         self.status = QLabel("Choose a folder of images and press Start.")
@@ -106,10 +112,15 @@ class BatchDialog(QDialog):
         layout.addLayout(buttons)
         self.resize(640, 420)
 
+        for field in (self.image_folder, self.mask_folder):
+            field.textChanged.connect(self._preview)
+        self.use_canvas.toggled.connect(self._preview)
+        engine.model_loaded.connect(self._preview)
         engine.batch_progress.connect(self._progressed)
         engine.batch_finished.connect(self._finished)
         engine.batch_failed.connect(self._failed)
         self._suggest_output(self.image_folder.text())
+        self._preview()
 
     def _with_browse(self, field: QLineEdit, title: str) -> QWidget:
         row = QWidget()
@@ -125,6 +136,36 @@ class BatchDialog(QDialog):
         folder = dialogs.choose_folder(self, title, field.text() or self.preferences.folder("batch"))
         if folder:
             field.setText(folder)
+
+    def _pairs(self, mask_file: Path | None = None) -> tuple[list, list[tuple[Path, str]], str]:
+        """(jobs, skipped, output folder) for the fields as they are; InvertFillError for a bad folder."""
+        images = self.image_folder.text().strip()
+        if not images:
+            raise InvertFillError("choose a folder of images first")
+        output = self.output_folder.text().strip() or str(Path(images) / OUTPUT_SUBFOLDER)
+        suffix = self.output_format.currentData()
+        if mask_file is not None:
+            jobs, skipped = pair_images_with_masks(images, output, mask_file=mask_file, output_suffix=suffix)
+        else:
+            jobs, skipped = pair_images_with_masks(images, output, mask_dir=self.mask_folder.text().strip() or None, output_suffix=suffix)
+        return jobs, skipped, output
+
+    def _preview(self, *_: object) -> None:
+        """Before Start: how many images the settings match, and which fill method will run."""
+        if self.running:
+            return
+        method = self.engine.inpainter.description if self.engine.inpainter is not None else "no model loaded yet"
+        try:
+            if self.use_canvas.isChecked():
+                folder = Path(self.image_folder.text().strip())
+                count = len(images_in(folder)) if folder.is_dir() else 0
+                matched = f"{count} image{'s' if count != 1 else ''}, each with the canvas mask"
+            else:
+                jobs, skipped, _ = self._pairs()
+                matched = f"{len(jobs)} image{'s' if len(jobs) != 1 else ''} matched with a mask" + (f", {len(skipped)} without" if skipped else "")
+        except (InvertFillError, OSError) as error:
+            matched = str(error)
+        self.status.setText(f"{matched}. Fill: {method}.")
 
     def _suggest_output(self, images: str) -> None:
         self.output_folder.setText(str(Path(images) / OUTPUT_SUBFOLDER) if images else "")
@@ -148,14 +189,8 @@ class BatchDialog(QDialog):
         try:
             if self.engine.busy:
                 raise InvertFillError("the engine is busy with another fill; wait for it or cancel it")
+            jobs, skipped, output = self._pairs(self._canvas_mask_file() if self.use_canvas.isChecked() else None)
             images = self.image_folder.text().strip()
-            if not images:
-                raise InvertFillError("choose a folder of images first")
-            output = self.output_folder.text().strip() or str(Path(images) / OUTPUT_SUBFOLDER)
-            if self.use_canvas.isChecked():
-                jobs, skipped = pair_images_with_masks(images, output, mask_file=self._canvas_mask_file())
-            else:
-                jobs, skipped = pair_images_with_masks(images, output, mask_dir=self.mask_folder.text().strip() or None)
         except InvertFillError as error:
             dialogs.show_error(self, "Batch fill", str(error))
             return
