@@ -119,7 +119,8 @@ def fill_rgb8(
 ) -> np.ndarray | None:
     """rgb8: (H, W, 3) uint8, hole: (H, W) bool -> a filled copy; None if cancelled.
 
-    Known pixels are copied unchanged; later windows see the fills of earlier ones.
+    Known pixels are copied unchanged; later windows see the fills of earlier ones. `cancel` is
+    checked before and after every window, so a cancel during the last one also returns None.
     """
     assert rgb8.shape[:2] == hole.shape and rgb8.dtype == np.uint8, (rgb8.shape, hole.shape, rgb8.dtype)
     windows = plan_windows(hole, strategy, method.resolution)
@@ -128,6 +129,8 @@ def fill_rgb8(
         if cancel is not None and cancel.is_set():
             return None
         _fill_window(method, result, remaining, window, seed, variation, index)
+        if cancel is not None and cancel.is_set():
+            return None
         if progress is not None:
             progress(Progress(index + 1, len(windows), f"filled region {index + 1} of {len(windows)}"))
     assert not remaining.any(), "the windows must cover every hole pixel"

@@ -102,6 +102,22 @@ def test_cancel_stops_before_the_next_window():
     assert len(method.calls) == 1
 
 
+def test_a_cancel_during_the_only_window_drops_its_fill():
+    """Esc pressed while the one window of a large photo is being filled: nothing comes back."""
+    hole = np.zeros((600, 800), bool)
+    hole[100:200, 100:300] = True
+    cancel = threading.Event()
+
+    class CancelledMeanwhile(PaintRed):
+        def fill_window(self, rgb8, hole, seed, variation):
+            cancel.set()
+            return super().fill_window(rgb8, hole, seed, variation)
+
+    method = CancelledMeanwhile(64)
+    assert fill_rgb8(method, np.zeros((600, 800, 3), np.uint8), hole, "crop", cancel=cancel) is None
+    assert len(method.calls) == 1
+
+
 def test_classic_fill_interpolates_from_the_surroundings():
     rgb = np.zeros((40, 40, 3), np.uint8)
     rgb[:, :20] = (0, 0, 200)

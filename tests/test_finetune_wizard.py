@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QWizard
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QAbstractButton, QWizard
 
 from app.gui.finetune_wizard import FinetuneWizard
+from app.gui.loss_plot import LossPlot
 from core.checkpoint import load_checkpoint
 from training.finetune_job import FinetuneJob
 from training.folder_scan import MINIMUM_IMAGES, scan_image_folder
@@ -76,6 +77,46 @@ def test_the_folder_page_rejects_empty_and_junk_folders_and_accepts_a_good_one(w
     assert not next_enabled(wizard) and "is not a folder" in wizard.images_page.verdict.text()
 
 
+def test_a_typed_folder_is_checked_when_typing_pauses_without_enter(wizard, qtbot, domain_folder):
+    page = wizard.images_page
+    page.folder.setFocus()
+    qtbot.keyClicks(page.folder, str(domain_folder))
+    assert not page.scanning and page.scan is None
+    qtbot.waitUntil(lambda: page.scan is not None, timeout=10000)
+    assert page._scans_started == 1 and next_enabled(wizard) and page.strip.count() == 8
+    qtbot.keyClick(page.folder, Qt.Key.Key_Backspace)
+    assert not next_enabled(wizard)
+    qtbot.waitUntil(lambda: not page.scanning and "is not a folder" in page.verdict.text(), timeout=10000)
+
+
+def test_portrait_thumbnails_fit_their_strip_without_a_vertical_scroll_bar(wizard, qtbot, tmp_path):
+    from tests.gui_helpers import write_photo
+
+    (tmp_path / "portraits").mkdir()
+    for index in range(12):
+        write_photo(tmp_path / "portraits" / f"person{index}.png", 48, 64, seed=index)
+    scan(wizard, qtbot, tmp_path / "portraits")
+    strip = wizard.images_page.strip
+    qtbot.wait(200)
+    assert strip.count() == 12 and strip.horizontalScrollBar().isVisible() and not strip.verticalScrollBar().isVisible()
+
+
+def test_the_loss_plot_has_a_labelled_y_axis(qtbot):
+    """Left of the plot's frame the loss values are written (highest at the top, lowest at the bottom)."""
+    plot = LossPlot("total loss")
+    qtbot.addWidget(plot)
+    plot.resize(360, 200)
+    for step, loss in enumerate([2.4, 1.8, 1.3, 1.1, 0.95, 0.9]):
+        plot.add(step * 40, loss)
+    image = plot.grab().toImage()
+    rgb = np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())] for y in range(image.height())])
+    curve = (rgb[..., 0] > 150) & (rgb[..., 1] < 120)
+    curve_left = int(np.flatnonzero(curve.any(axis=0))[0])
+    text = (rgb.max(axis=-1) < 110)[:, : curve_left - 6]
+    third = image.height() // 3
+    assert text[:third].any() and text[-third:].any()
+
+
 def go_to_training(wizard, qtbot, domain_folder, output: Path, steps: int, screenshots: Path | None = None) -> None:
     """Fill in the pages up to Start training; with `screenshots`, wait for the estimate and save each page."""
     scan(wizard, qtbot, domain_folder)
@@ -136,18 +177,23 @@ def test_a_quick_run_produces_a_checkpoint_that_loads_in_the_app(open_main_windo
     assert checkpoint.resolve() in [p.resolve() for p in window.user_model_paths()]
 
 
-def test_cancel_stops_the_process_within_seconds_and_leaves_a_loadable_checkpoint_or_none(wizard, domain_folder, qtbot, tmp_path):
+def test_the_one_cancel_stops_the_process_within_seconds_and_leaves_a_loadable_checkpoint(wizard, domain_folder, qtbot, answers, tmp_path):
     go_to_training(wizard, qtbot, domain_folder, tmp_path / "models", steps=100000)
     page = wizard.training_page
     qtbot.waitUntil(lambda: len(page.plot.points) >= 1, timeout=120000)
+    cancels = [b for b in wizard.findChildren(QAbstractButton) if b.isVisible() and "cancel" in b.text().lower()]
+    assert cancels == [wizard.button(QWizard.WizardButton.CancelButton)]
     started = time.monotonic()
-    page.cancel_button.click()
+    qtbot.mouseClick(cancels[0], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.process.running, timeout=30000)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 10 and answers.asked_stop_training == 1 and wizard.isVisible()
     checkpoint = tmp_path / "models" / "my-photos.safetensors"
     assert page.outcome is not None and page.outcome["cancelled"] and "last checkpoint was kept" in page.status.text()
     assert load_checkpoint(checkpoint).part("invertfill") is not None
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["my-photos.safetensors"]
+    assert next_enabled(wizard)
+    wizard.next()
+    assert "Cancelled early" in wizard.finish_page.summary.text()
 
 
 def test_a_crash_of_the_training_process_is_reported_with_its_last_lines(wizard, domain_folder, qtbot, answers, tmp_path, monkeypatch):

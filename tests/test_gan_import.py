@@ -12,7 +12,6 @@ import collections
 import os
 import pickle
 import sys
-import threading
 import types
 from pathlib import Path
 
@@ -426,7 +425,7 @@ def test_every_entry_point_refuses_a_malicious_file_and_runs_nothing(tmp_path, n
         _one_line_refusal(code, err, path.name)
         assert "it would run posix.system" in err
         failures: list[str] = []
-        worker = EngineWorker(threading.Event())
+        worker = EngineWorker()
         worker.model_failed.connect(failures.append)
         worker.load_model(path, "cpu")
         assert len(failures) == 1 and path.name in failures[0] and "pickle" in failures[0]

@@ -5,6 +5,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QToolBar
 
 from core.mask_edit import Region, bounding_region
 from tests.gui_helpers import drag, write_photo
@@ -14,9 +15,11 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def window(open_main_window, tmp_path):
+    """A 120×90 photo at 100 %, where the brush's on-screen size is its size in image pixels."""
     window = open_main_window()
     write_photo(tmp_path / "photo.png")
     assert window.open_image(tmp_path / "photo.png")
+    window.actual_size_action.trigger()
     return window
 
 
@@ -97,6 +100,8 @@ def test_a_stroke_on_a_6000_by_4000_photo_repaints_and_stores_only_what_it_touch
     window = open_main_window()
     write_photo(tmp_path / "big.png", 6000, 4000)
     assert window.open_image(tmp_path / "big.png")
+    window.actual_size_action.trigger()
+    window.canvas.centerOn(3100, 2050)
     window.set_brush_size(50)
     repainted = []
     window.document.mask_changed.connect(repainted.append)
@@ -105,3 +110,32 @@ def test_a_stroke_on_a_6000_by_4000_photo_repaints_and_stores_only_what_it_touch
     command = window.undo_stack.command(0)
     assert command.before.shape[0] * command.before.shape[1] < 400 * 300
     assert window.document.mask[2050, 3100] == 1
+
+
+def test_the_brush_size_is_on_screen_so_a_large_photo_needs_no_extra_presses(open_main_window, qtbot, tmp_path):
+    window = open_main_window()
+    window.resize(1000, 700)
+    write_photo(tmp_path / "big.png", 4000, 3000)
+    assert window.open_image(tmp_path / "big.png")
+    zoom = window.canvas.zoom
+    assert zoom < 0.25
+    window.set_brush_size(40)
+    window.canvas.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_BracketRight)
+    assert window.canvas.brush_size == 50
+    drag(window.canvas, [(1000, 1500), (2000, 1500), (3000, 1500)])
+    painted = np.flatnonzero(window.document.mask[:, 2000])
+    assert painted.size == pytest.approx(50 / zoom, rel=0.1)
+    QTest.mouseMove(window.canvas.viewport(), window.canvas.mapFromScene(QPointF(2000, 1000)))
+    assert window.canvas._cursor.rect().width() * zoom == pytest.approx(50)
+
+
+def test_the_toolbar_does_not_move_when_the_brush_size_gains_a_digit(window):
+    toolbar_button = window.findChild(QToolBar, "tools").widgetForAction(window.undo_action)
+    positions = set()
+    for size in (9, 10, 99, 100, 500):
+        window.set_brush_size(size)
+        window.findChild(QToolBar, "tools").layout().activate()
+        positions.add(toolbar_button.x())
+        assert window.brush_label.text() == f"{size} px"
+    assert len(positions) == 1, positions

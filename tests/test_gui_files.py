@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -38,6 +39,34 @@ def test_open_from_the_dialog_and_the_recent_menu(open_main_window, answers, tmp
     assert titles[:2] == [str(tmp_path / "b.jpg"), str(tmp_path / "a.png")]
     window.recent_menu.actions()[1].trigger()
     assert window.document.name == "a.png"
+
+
+def test_ctrl_o_and_painting_do_not_wait_for_the_model_to_load(qtbot, user_data, answers, settings_path, tiny_checkpoint, monkeypatch, tmp_path):
+    from app.gui.main_window import MainWindow
+    from core.inpainter import Inpainter
+
+    loaded = threading.Event()
+    load = Inpainter.__init__
+
+    def slowly(self, *args, **kwargs):
+        loaded.wait(30)
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(Inpainter, "__init__", slowly)
+    window = MainWindow(Preferences(QSettings(str(settings_path), QSettings.Format.IniFormat)), str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitActive(window):
+        window.show()
+    write_photo(tmp_path / "photo.png", 320, 240)
+    answers.open_paths.append(str(tmp_path / "photo.png"))
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.busy and window.document is not None and window.document.name == "photo.png"
+    drag(window.canvas, [(60, 60), (200, 120)])
+    assert window.document.mask.any() and window.undo_stack.count() == 1 and not window.fill_action.isEnabled()
+    loaded.set()
+    wait_idle(qtbot, window)
+    assert window.fill_action.isEnabled() and window.model_label.text() == "Model: tiny · 32 px · tests"
+    window.engine.shutdown()
 
 
 def test_dropping_a_file_opens_it(open_main_window, tmp_path):
@@ -225,6 +254,7 @@ def test_a_batch_of_jpegs_writes_png_by_default_so_known_pixels_stay_exact_and_s
     known = hole == 0
     assert np.array_equal(filled[known], original[known])
     assert not (tmp_path / "photos" / "filled" / "street.jpg").exists()
+    assert panel.summary.toPlainText().startswith("Filled 1 of 2 images into ") and "with classic OpenCV fill (Telea)" in panel.summary.toPlainText()
 
 
 def test_batch_without_a_canvas_mask_explains_in_a_dialog(open_main_window, answers, tmp_path):

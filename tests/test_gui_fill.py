@@ -128,7 +128,8 @@ def test_the_gui_thread_keeps_processing_events_while_a_fill_runs(window, qtbot,
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start(20)
     window.fill_action.trigger()
-    assert window.engine.busy and not window.fill_action.isEnabled() and not window.open_action.isEnabled()
+    assert window.engine.busy and not window.fill_action.isEnabled() and not window.clear_action.isEnabled()
+    assert window.open_action.isEnabled() and window.save_action.isEnabled() and not window.canvas.editable
     assert window.cancel_action.isEnabled() and window.busy_bar.isVisibleTo(window)
     qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
     timer.stop()
@@ -196,3 +197,22 @@ def test_without_a_model_variations_say_why_they_are_off(open_main_window, tmp_p
     action = window.variations_action
     assert not action.isEnabled() and "needs a model" in action.text()
     assert "Load checkpoint" in action.toolTip() and "Load checkpoint" in action.statusTip()
+
+
+def test_quit_closes_the_window_at_once_while_a_fill_runs(window, qtbot, monkeypatch):
+    """File → Quit (Ctrl+Q): the window goes before the engine's running step ends (that step is cancelled)."""
+    fill = Inpainter.fill
+    started = threading.Event()
+    visible_when_the_step_ended = []
+
+    def slowly(self, *args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+        visible_when_the_step_ended.append(window.isVisible())
+        return fill(self, *args, **kwargs)
+
+    monkeypatch.setattr(Inpainter, "fill", slowly)
+    window.fill_action.trigger()
+    qtbot.waitUntil(started.is_set)
+    window.quit_action.trigger()
+    assert not window.isVisible() and visible_when_the_step_ended == [False]

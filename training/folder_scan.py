@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,19 +66,26 @@ def _read(path: Path) -> ImageInfo | str:
     return ImageInfo(path, picture.width, picture.height, hashlib.sha1(picture.pixels.tobytes()).hexdigest())
 
 
-def scan_image_folder(folder: str | Path, resolution: int = 256) -> FolderScan:
+def scan_image_folder(folder: str | Path, resolution: int = 256, cancel: threading.Event | None = None) -> FolderScan | None:
     """Read every image under `folder` (as training does: any depth, hidden files skipped).
 
     Images with identical pixels count once; images whose shorter side is under `resolution`
-    are usable but listed as `small` (they are upscaled in training).
+    are usable but listed as `small` (they are upscaled in training). None if `cancel` was set
+    before the end: the images left are not read.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InvertFillError(f"{folder} is not a folder")
     scan = FolderScan(folder)
     paths = image_files(folder)
+
+    def read(path: Path) -> ImageInfo | str | None:
+        return None if cancel is not None and cancel.is_set() else _read(path)
+
     with ThreadPoolExecutor() as pool:
-        results = list(pool.map(_read, paths))
+        results = list(pool.map(read, paths))
+    if cancel is not None and cancel.is_set():
+        return None
     first_by_digest: dict[str, Path] = {}
     for path, result in zip(paths, results):
         if isinstance(result, str):

@@ -37,10 +37,10 @@ OUTPUT_SUBFOLDER = "filled"
 OUTPUT_FORMATS = {"PNG (lossless: known pixels stay exact)": ".png", "Same as each input": None}
 
 
-def summarize(report: BatchReport, skipped_before: list[tuple[Path, str]], total: int, output: Path) -> str:
-    """The text the panel shows when a batch ends: counts, then every skipped file and why."""
+def summarize(report: BatchReport, skipped_before: list[tuple[Path, str]], total: int, output: Path, method: str) -> str:
+    """The text the panel shows when a batch ends: counts and the fill method, then every skipped file and why."""
     skipped = skipped_before + report.skipped
-    lines = [f"Filled {len(report.filled)} of {total} images into {output}."]
+    lines = [f"Filled {len(report.filled)} of {total} images into {output} with {method}."]
     if report.cancelled:
         lines.append("Cancelled: the remaining images were not filled.")
     if skipped:
@@ -154,7 +154,6 @@ class BatchDialog(QDialog):
         """Before Start: how many images the settings match, and which fill method will run."""
         if self.running:
             return
-        method = self.engine.inpainter.description if self.engine.inpainter is not None else "no model loaded yet"
         try:
             if self.use_canvas.isChecked():
                 folder = Path(self.image_folder.text().strip())
@@ -164,8 +163,11 @@ class BatchDialog(QDialog):
                 jobs, skipped, _ = self._pairs()
                 matched = f"{len(jobs)} image{'s' if len(jobs) != 1 else ''} matched with a mask" + (f", {len(skipped)} without" if skipped else "")
         except (InvertFillError, OSError) as error:
-            matched = str(error)
-        self.status.setText(f"{matched}. Fill: {method}.")
+            matched = str(error)[:1].upper() + str(error)[1:]
+        self.status.setText(f"{matched}. Fill: {self._method()}.")
+
+    def _method(self) -> str:
+        return self.engine.inpainter.description if self.engine.inpainter is not None else "no model loaded yet"
 
     def _suggest_output(self, images: str) -> None:
         self.output_folder.setText(str(Path(images) / OUTPUT_SUBFOLDER) if images else "")
@@ -197,6 +199,7 @@ class BatchDialog(QDialog):
         self.preferences.set_folder("batch", images)
         self.preferences.set_folder("output", output)
         self._skipped, self._total, self._output = skipped, len(jobs) + len(skipped), Path(output)
+        self._filled_with = self._method()
         if not jobs:
             self._show_summary(BatchReport())
             return
@@ -227,7 +230,7 @@ class BatchDialog(QDialog):
     def _show_summary(self, report: BatchReport) -> None:
         self._end()
         self.status.setText("Cancelled." if report.cancelled else "Done.")
-        self.summary.setPlainText(summarize(report, self._skipped, self._total, self._output))
+        self.summary.setPlainText(summarize(report, self._skipped, self._total, self._output, self._filled_with))
         self.finished_report.emit(report)
 
     def _end(self) -> None:

@@ -102,6 +102,7 @@ class CanvasView(QGraphicsView):
         self._space_held = False
         self._middle_pan: QPointF | None = None
         self._showing_original = False
+        self.zoom_changed.connect(lambda zoom: self._update_cursor(None))
         self.original_badge = QLabel("Original — as opened; release to see your changes", self)
         self.original_badge.setStyleSheet("background: rgba(0, 0, 0, 170); color: white; padding: 4px 8px; border-radius: 4px;")
         self.original_badge.move(8, 8)
@@ -160,8 +161,14 @@ class CanvasView(QGraphicsView):
         self._update_cursor(None)
 
     def set_brush_size(self, size: int) -> None:
+        """`size`: the brush's diameter on screen, so that it paints at the scale the image is seen at."""
         self.brush_size = int(size)
         self._update_cursor(None)
+
+    @property
+    def brush_image_size(self) -> float:
+        """The brush's diameter in image pixels at the current zoom."""
+        return self.brush_size / self.zoom
 
     def set_editable(self, editable: bool) -> None:
         """While a fill runs the mask must not change; painting is refused until it ends."""
@@ -170,7 +177,7 @@ class CanvasView(QGraphicsView):
     def _update_cursor(self, scene_pos: QPointF | None) -> None:
         if scene_pos is None:
             scene_pos = self._cursor.rect().center()
-        radius = self.brush_size / 2
+        radius = self.brush_image_size / 2
         self._cursor.setRect(QRectF(scene_pos.x() - radius, scene_pos.y() - radius, 2 * radius, 2 * radius))
         self._cursor.setVisible(self.document is not None and self.tool != "rectangle" and self.underMouse())
 
@@ -200,7 +207,7 @@ class CanvasView(QGraphicsView):
 
     def _start_stroke(self, pos: QPointF) -> None:
         before = self.document.mask.copy()
-        region = mask_edit.paint_segment(self.document.mask, (pos.x(), pos.y()), (pos.x(), pos.y()), self.brush_size / 2, self._paint_value())
+        region = mask_edit.paint_segment(self.document.mask, (pos.x(), pos.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
         self._stroke = (before, pos, region)
         self._mask_changed(region)
 
@@ -215,7 +222,7 @@ class CanvasView(QGraphicsView):
             return
         if self._stroke is not None:
             before, last, region = self._stroke
-            segment = mask_edit.paint_segment(self.document.mask, (last.x(), last.y()), (pos.x(), pos.y()), self.brush_size / 2, self._paint_value())
+            segment = mask_edit.paint_segment(self.document.mask, (last.x(), last.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
             self._stroke = (before, pos, region.union(segment))
             self._mask_changed(segment)
             return

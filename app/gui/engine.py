@@ -1,8 +1,9 @@
 """The engine off the GUI thread: one long-lived worker thread owns the loaded model.
 
 `Engine` lives in the GUI thread and forwards requests through queued signals to `EngineWorker`,
-which runs them one at a time in its own QThread and answers with signals. Cancel sets a
-threading.Event that the running job polls, so it works while the worker is busy.
+which runs them one at a time in its own QThread and answers with signals. Every fill and
+batch carries its own threading.Event, which the job polls between windows and between images;
+Cancel sets it, so it works while the worker is busy and never reaches a later request.
 """
 
 from __future__ import annotations
@@ -44,9 +45,8 @@ class EngineAnswers(QObject):
 class EngineWorker(EngineAnswers):
     """Runs in the engine thread. Every slot reports through a signal and never raises."""
 
-    def __init__(self, cancel: threading.Event) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.cancel = cancel
         self.inpainter: Inpainter | None = None
 
     def _run(self, work: Callable[[], object], failed: Callable[[str], None]) -> tuple[bool, object]:
@@ -64,27 +64,25 @@ class EngineWorker(EngineAnswers):
             self.inpainter = inpainter
             self.model_loaded.emit(inpainter)
 
-    @Slot(int, object, object, str, object, int)
-    def fill(self, job: int, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None, variations: int) -> None:
-        self.cancel.clear()
-
+    @Slot(int, object, object, str, object, int, object)
+    def fill(
+        self, job: int, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None, variations: int, cancel: threading.Event
+    ) -> None:
         def work() -> object:
             if self.inpainter is None:
                 raise InvertFillError("no model is loaded")
-            return self.inpainter.fill(picture, hole, strategy, seed, variations, cancel=self.cancel)
+            return self.inpainter.fill(picture, hole, strategy, seed, variations, cancel=cancel)
 
         ok, result = self._run(work, lambda message: self.fill_failed.emit(job, message))
         if ok:
             self.fill_finished.emit(job, result)
 
-    @Slot(object, str, int)
-    def batch(self, jobs: list[BatchJob], strategy: str, quality: int) -> None:
-        self.cancel.clear()
-
+    @Slot(object, str, int, object)
+    def batch(self, jobs: list[BatchJob], strategy: str, quality: int, cancel: threading.Event) -> None:
         def work() -> object:
             if self.inpainter is None:
                 raise InvertFillError("no model is loaded")
-            return run_batch(self.inpainter, jobs, strategy, quality=quality, progress=self.batch_progress.emit, cancel=self.cancel)
+            return run_batch(self.inpainter, jobs, strategy, quality=quality, progress=self.batch_progress.emit, cancel=cancel)
 
         ok, report = self._run(work, self.batch_failed.emit)
         if ok:
@@ -101,15 +99,15 @@ class Engine(EngineAnswers):
 
     busy_changed = Signal(bool)
     _load_requested = Signal(object, str)
-    _fill_requested = Signal(int, object, object, str, object, int)
-    _batch_requested = Signal(object, str, int)
+    _fill_requested = Signal(int, object, object, str, object, int, object)
+    _batch_requested = Signal(object, str, int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cancel = threading.Event()
         self._thread = QThread()
         self._thread.setObjectName("invertfill-engine")
-        self.worker = EngineWorker(self._cancel)
+        self.worker = EngineWorker()
         self.worker.moveToThread(self._thread)
         self._load_requested.connect(self.worker.load_model)
         self._fill_requested.connect(self.worker.fill)
@@ -130,12 +128,14 @@ class Engine(EngineAnswers):
     def busy(self) -> bool:
         return self._busy
 
-    def _start(self) -> None:
+    def _start(self) -> threading.Event:
+        """Mark the engine busy; returns the new request's cancel event."""
         if self._busy:
             raise InvertFillError("the engine is still working on the previous request")
-        self._cancel.clear()
+        self._cancel = threading.Event()
         self._busy = True
         self.busy_changed.emit(True)
+        return self._cancel
 
     def _answer(self, signal: Signal, *args: object) -> None:
         self._busy = False
@@ -177,15 +177,15 @@ class Engine(EngineAnswers):
 
         fill_finished carries the FillResult, or None when the fill was cancelled.
         """
-        self._start()
+        cancel = self._start()
         self._next_job += 1
-        self._fill_requested.emit(self._next_job, Picture(picture.pixels.copy()), hole.astype(bool), strategy, seed, variations)
+        self._fill_requested.emit(self._next_job, Picture(picture.pixels.copy()), hole.astype(bool), strategy, seed, variations, cancel)
         return self._next_job
 
     def batch(self, jobs: list[BatchJob], strategy: str, quality: int) -> None:
         """Run a batch; answers batch_progress, then batch_finished or batch_failed."""
-        self._start()
-        self._batch_requested.emit(list(jobs), strategy, quality)
+        cancel = self._start()
+        self._batch_requested.emit(list(jobs), strategy, quality, cancel)
 
     def cancel(self) -> None:
         """Ask the running fill or batch to stop at its next check."""

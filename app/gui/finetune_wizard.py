@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -57,6 +58,8 @@ PRESET_LABELS = {"quick": "Quick — a first look", "standard": "Standard — a 
 TASKS = {"free-form": "Inpainting: fill holes anywhere (free-form masks)", "outpaint": "Outpainting: extend the borders (side masks)"}
 STRIP_IMAGES = 12
 THUMBNAIL = 96
+STRIP_SPACING = 8
+TYPING_PAUSE_MS = 500
 
 
 def _folder_row(field: QLineEdit, browse) -> QWidget:
@@ -97,9 +100,15 @@ class ImagesPage(QWizardPage):
         self.setAcceptDrops(True)
         self.scan: FolderScan | None = None
         self._scans_started = self._scans_shown = 0
+        self._scan_cancel = threading.Event()
         self.scanned.connect(self._show_scan)
         self.folder = QLineEdit()
-        self.folder.editingFinished.connect(self._folder_typed)
+        self._typing_pause = QTimer(self)
+        self._typing_pause.setSingleShot(True)
+        self._typing_pause.setInterval(TYPING_PAUSE_MS)
+        self._typing_pause.timeout.connect(self._folder_typed)
+        self.folder.textEdited.connect(self._typing_pause.start)
+        self.folder.textEdited.connect(self.completeChanged)
         self.verdict = QLabel("No folder yet.")
         self.verdict.setWordWrap(True)
         self.details = QPlainTextEdit()
@@ -109,8 +118,11 @@ class ImagesPage(QWizardPage):
         self.strip.setViewMode(QListWidget.ViewMode.IconMode)
         self.strip.setFlow(QListWidget.Flow.LeftToRight)
         self.strip.setWrapping(False)
-        self.strip.setIconSize(QPixmap(THUMBNAIL, THUMBNAIL).size())
-        self.strip.setFixedHeight(THUMBNAIL + 30)
+        self.strip.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.strip.setGridSize(QSize(THUMBNAIL + STRIP_SPACING, THUMBNAIL + STRIP_SPACING))
+        self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll_bar = self.strip.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.strip.setFixedHeight(THUMBNAIL + STRIP_SPACING + scroll_bar + 2 * self.strip.frameWidth())
         layout = QVBoxLayout(self)
         layout.addWidget(_folder_row(self.folder, self._browse))
         layout.addWidget(self.verdict)
@@ -118,8 +130,10 @@ class ImagesPage(QWizardPage):
         layout.addWidget(self.details)
 
     def _folder_typed(self) -> None:
-        if self.scan is None or Path(self.folder.text()) != self.scan.folder:
-            self.scan_folder(self.folder.text())
+        """Check the typed folder once typing pauses (no Enter needed)."""
+        text = self.folder.text().strip()
+        if text and (self.scan is None or Path(text) != self.scan.folder):
+            self.scan_folder(text)
 
     def _browse(self) -> None:
         folder = dialogs.choose_folder(self, "Folder of your images", self.folder.text())
@@ -140,22 +154,29 @@ class ImagesPage(QWizardPage):
         return self._scans_shown != self._scans_started
 
     def scan_folder(self, folder: str | Path) -> None:
-        """Check `folder` off the GUI thread; the page shows the result when it comes."""
+        """Check `folder` off the GUI thread (a check still running is cancelled); the page shows
+        the result when it comes. The field keeps what the user typed when it names `folder`."""
         folder = Path(folder)
-        self.folder.setText(str(folder))
+        if Path(self.folder.text().strip()) != folder:
+            self.folder.setText(str(folder))
         self.strip.clear()
         self.details.clear()
         self.scan = None
         self._scans_started += 1
+        self._scan_cancel.set()
+        self._scan_cancel = threading.Event()
         self.verdict.setText(f"Checking the images in {folder.name}…")
         self.completeChanged.emit()
-        threading.Thread(target=self._scan, args=(self._scans_started, folder), daemon=True).start()
+        threading.Thread(target=self._scan, args=(self._scans_started, folder, self._scan_cancel), daemon=True).start()
 
-    def _scan(self, number: int, folder: Path) -> None:
+    def _scan(self, number: int, folder: Path, cancel: threading.Event) -> None:
         try:
-            self.scanned.emit(number, scan_image_folder(folder), "")
+            scan = scan_image_folder(folder, cancel=cancel)
         except InvertFillError as error:
             self.scanned.emit(number, None, str(error))
+            return
+        if scan is not None:
+            self.scanned.emit(number, scan, "")
 
     def _show_scan(self, number: int, scan: FolderScan | None, problem: str) -> None:
         if number != self._scans_started:
@@ -178,7 +199,8 @@ class ImagesPage(QWizardPage):
             self.strip.addItem(QListWidgetItem(pixmap, ""))
 
     def isComplete(self) -> bool:
-        return self.scan is not None and self.scan.is_enough
+        """A checked folder with enough images, and still the one in the field."""
+        return self.scan is not None and self.scan.is_enough and Path(self.folder.text().strip()) == self.scan.folder
 
 
 def base_model_missing(text: str, parts: dict) -> str:
@@ -386,12 +408,13 @@ class TrainingPage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Training")
-        self.setSubTitle("The model trains in a separate process; the app stays usable. Cancel keeps the last checkpoint.")
+        self.setSubTitle("The model trains in a separate process; the app stays usable. Cancel stops it and keeps the last checkpoint.")
         self.process = TrainingProcess(self)
         self.process.message.connect(self._message)
         self.process.succeeded.connect(self._succeeded)
         self.process.failed.connect(self._failed)
         self.outcome: dict | None = None
+        self.stopping = False
         self.progress = QProgressBar()
         self.status = QLabel("Starting…")
         self.plot = LossPlot("total loss")
@@ -401,15 +424,12 @@ class TrainingPage(QWizardPage):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setVisible(False)
-        self.cancel_button = QPushButton("Cancel training")
-        self.cancel_button.clicked.connect(self.cancel)
         grid = QGridLayout(self)
         grid.addWidget(self.progress, 0, 0, 1, 2)
         grid.addWidget(self.status, 1, 0, 1, 2)
         grid.addWidget(self.plot, 2, 0)
         grid.addWidget(self.preview, 2, 1)
         grid.addWidget(self.log, 3, 0, 1, 2)
-        grid.addWidget(self.cancel_button, 4, 1, Qt.AlignmentFlag.AlignRight)
         grid.setRowStretch(2, 1)
 
     def initializePage(self) -> None:
@@ -419,6 +439,7 @@ class TrainingPage(QWizardPage):
         spec = Path(job.run_dir) / "job.json"
         job.save(spec)
         self.outcome = None
+        self.stopping = False
         self.progress.setRange(0, 0)
         self.process.start(spec)
 
@@ -438,7 +459,6 @@ class TrainingPage(QWizardPage):
 
     def _succeeded(self, outcome: dict) -> None:
         self.outcome = outcome
-        self.cancel_button.setEnabled(False)
         if outcome["cancelled"]:
             self.status.setText(f"Cancelled after {outcome['done']} images: the last checkpoint was kept.")
         else:
@@ -447,15 +467,17 @@ class TrainingPage(QWizardPage):
         self.completeChanged.emit()
 
     def _failed(self, reason: str, tail: str) -> None:
-        self.cancel_button.setEnabled(False)
         self.status.setText(f"Training failed: {reason}")
         self.log.setVisible(True)
         self.log.setPlainText(tail or "(the process printed nothing)")
         dialogs.show_error(self, "Fine-tune failed", reason)
 
     def cancel(self) -> None:
+        """Stop the training; the job saves its last checkpoint first (once, however often asked)."""
+        if self.stopping:
+            return
+        self.stopping = True
         self.status.setText("Stopping and saving the last checkpoint…")
-        self.cancel_button.setEnabled(False)
         self.process.cancel()
 
     def isComplete(self) -> bool:
@@ -539,8 +561,9 @@ class FinetuneWizard(QWizard):
         self.training_page.cancel()
 
     def reject(self) -> None:
-        """Cancel: a running fine-tune is stopped first (if the user agrees), and the wizard closes when it has."""
+        """The wizard's one Cancel: while a fine-tune trains it stops it (if the user agrees) and the
+        wizard stays open to show the checkpoint it kept, which Next offers to load; else it closes."""
         if not self.training:
             super().reject()
-        elif dialogs.ask_stop_training(self):
-            self.stop_then(super().reject)
+        elif not self.training_page.stopping and dialogs.ask_stop_training(self):
+            self.training_page.cancel()

@@ -160,11 +160,11 @@ class MainWindow(QMainWindow):
         self.finetune_action = self._action("&Fine-tune for my images…", self.open_finetune_wizard, tip="adapt the model to your own photos")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, keys.HelpContents)
         self.about_action = self._action("&About", self.show_about)
-        self._conflicting = [
-            self.open_action, self.save_action, self.save_as_action, self.batch_action, self.grow_action, self.shrink_action,
-            self.invert_action, self.clear_action, self.load_mask_action, self.fill_action, self.variations_action,
-            self.load_model_action, self.default_model_action, *self.device_actions.values(), self.finetune_action,
+        self._need_engine = [
+            self.batch_action, self.fill_action, self.variations_action, self.load_model_action, self.default_model_action,
+            *self.device_actions.values(), self.finetune_action,
         ]
+        self._change_image = [self.grow_action, self.shrink_action, self.invert_action, self.clear_action, self.load_mask_action]
         self._need_image = [
             self.save_action, self.save_as_action, self.grow_action, self.shrink_action, self.invert_action, self.clear_action,
             self.load_mask_action, self.save_mask_action, self.fill_action, self.variations_action,
@@ -210,8 +210,10 @@ class MainWindow(QMainWindow):
         self.brush_slider.setRange(*BRUSH_RANGE)
         self.brush_slider.setValue(self.canvas.brush_size)
         self.brush_slider.setMaximumWidth(160)
-        self.brush_slider.setToolTip("Brush size ([ and ])")
+        self.brush_slider.setToolTip("Brush size on screen ([ and ]): it paints at the scale the image is seen at")
         self.brush_label = QLabel()
+        self.brush_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.brush_label.setFixedWidth(self.brush_label.fontMetrics().horizontalAdvance(f"{BRUSH_RANGE[1]} px") + 6)
         toolbar.addWidget(self.brush_slider)
         toolbar.addWidget(self.brush_label)
         toolbar.addSeparator()
@@ -273,22 +275,28 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document is not None and self.document.modified)
 
     def _update_enabled(self, *_: object) -> None:
-        busy, has_image = self.engine.busy, self.document is not None
-        for action in {*self._conflicting, *self._need_image}:
-            action.setEnabled((not busy or action not in self._conflicting) and (has_image or action not in self._need_image))
+        """While the engine works (a model loads, a batch runs) only what needs it waits; while a fill
+        of this image runs, its mask and pixels are also left alone. Opening and saving always work."""
+        busy, filling, has_image = self.engine.busy, self._fill_job is not None, self.document is not None
+        for action in {*self._need_engine, *self._change_image, *self._need_image}:
+            action.setEnabled(
+                (not busy or action not in self._need_engine)
+                and (not filling or action not in self._change_image)
+                and (has_image or action not in self._need_image)
+            )
         self.device_actions["cuda"].setEnabled(not busy and torch.cuda.is_available())
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
         self.variations_action.setText("&Variations… (needs a model)" if classic else "&Variations…")
         self.variations_action.setToolTip(VARIATIONS_NEED_A_MODEL if classic else "Variations — choose among several fills")
         self.variations_action.setStatusTip(VARIATIONS_NEED_A_MODEL if classic else "choose among several fills")
-        self.undo_action.setEnabled(not busy and self.undo_stack.canUndo())
-        self.redo_action.setEnabled(not busy and self.undo_stack.canRedo())
+        self.undo_action.setEnabled(not filling and self.undo_stack.canUndo())
+        self.redo_action.setEnabled(not filling and self.undo_stack.canRedo())
         self.undo_action.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())
         self.redo_action.setText(f"&Redo {self.undo_stack.redoText()}".rstrip())
         self.cancel_action.setEnabled(busy)
         self.busy_bar.setVisible(busy)
-        self.canvas.set_editable(not busy)
+        self.canvas.set_editable(not filling)
 
     def set_brush_size(self, size: int) -> None:
         size = min(max(int(size), BRUSH_RANGE[0]), BRUSH_RANGE[1])
@@ -298,7 +306,7 @@ class MainWindow(QMainWindow):
         self.preferences.brush_size = size
 
     def _mask_step(self) -> int:
-        return max(1, self.canvas.brush_size // 4)
+        return max(1, round(self.canvas.brush_image_size / 4))
 
     # files
 
@@ -324,14 +332,13 @@ class MainWindow(QMainWindow):
         """
         if not self._confirm_discard():
             return False
-        if self._fill_job is not None:
-            self.engine.cancel()
-            self._fill_job = None
         try:
             document = Document.open(path)
         except InvertFillError as error:
             dialogs.show_error(self, "Cannot open the image", str(error))
             return False
+        if self._fill_job is not None:
+            self.cancel()
         self.document = document
         document.modified_changed.connect(self._update_title)
         self.undo_stack.clear()
@@ -346,7 +353,7 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.preferences.recent_files:
-            self.recent_menu.addAction(path, lambda p=path: self.open_image(p)).setEnabled(not self.engine.busy)
+            self.recent_menu.addAction(path, lambda p=path: self.open_image(p))
         if self.preferences.recent_files:
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear recent files", self.preferences.clear_recent_files)
@@ -457,7 +464,7 @@ class MainWindow(QMainWindow):
 
     def edit_mask(self, text: str, operation: Callable[[np.ndarray], Region]) -> None:
         """Apply a whole-mask operation and put only the pixels it changed on the undo stack."""
-        if self.document is None or self.engine.busy:
+        if self.document is None or self._fill_job is not None:
             return
         before = self.document.mask.copy()
         operation(self.document.mask)
@@ -477,6 +484,7 @@ class MainWindow(QMainWindow):
             return
         job = self.engine.fill(self.document.picture, hole, self.preferences.strategy, None, variations)
         self._fill_job = (job, region, variations)
+        self._update_enabled()
         self.statusBar().showMessage("Filling… (Esc cancels)")
 
     def cancel(self) -> None:
@@ -486,6 +494,7 @@ class MainWindow(QMainWindow):
         self.engine.cancel()
         if self._fill_job is not None:
             self._fill_job = None
+            self._update_enabled()
             self.statusBar().showMessage("Cancelled", 5000)
 
     def _fill_finished(self, job: int, result: FillResult | None) -> None:
@@ -621,7 +630,8 @@ class MainWindow(QMainWindow):
         dialogs.show_info(self, f"About {APP_NAME}", f"{APP_NAME} {__version__}\nImage inpainting with GAN inversion (InvertFill, ECCV 2022).")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Quit: a running fine-tune is stopped first (it saves), unsaved fills are asked about."""
+        """Quit: a running fine-tune is stopped first (it saves), unsaved fills are asked about. The
+        window goes at once; a fill or batch still running is cancelled and stops at its next check."""
         wizard = self.finetune_wizard
         if wizard is not None and wizard.training:
             if dialogs.ask_stop_training(self):
@@ -634,6 +644,7 @@ class MainWindow(QMainWindow):
         self.preferences.geometry = self.saveGeometry()
         if self.batch_dialog is not None:
             self.batch_dialog.close()
+        self.hide()
         self.engine.shutdown()
         event.accept()
 
