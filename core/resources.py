@@ -18,3 +18,9 @@ def default_model_path() -> Path | None:
     """The embedded default InvertFill checkpoint, or None when the build has none."""
     path = resource_path(*DEFAULT_MODEL)
     return path if path.is_file() else None
+
+
+def demo_models() -> list[Path]:
+    """Bundled demonstration checkpoints (`resources/models/*.safetensors` other than the default), by name."""
+    default = resource_path(*DEFAULT_MODEL)
+    return sorted(p for p in default.parent.glob("*.safetensors") if p != default)

@@ -293,6 +293,19 @@ def test_a_loaded_checkpoint_is_remembered(open_main_window, tiny_checkpoint, an
     assert open_main_window().model_label.text() == "Model: tiny · 32 px · tests"
 
 
+def test_the_model_menu_lists_the_bundled_demo_models_and_loads_one(open_main_window, tiny_checkpoint, qtbot, monkeypatch):
+    monkeypatch.setattr("app.gui.main_window.demo_models", lambda: [tiny_checkpoint])
+    window = open_main_window()
+    window.model_menu.aboutToShow.emit()
+    demos = [a for a in window.model_menu.actions() if a.text().startswith("Demo: ")]
+    assert [a.text() for a in demos] == [f"Demo: {tiny_checkpoint.stem}"] and not demos[0].isChecked()
+    demos[0].trigger()
+    wait_idle(qtbot, window)
+    assert window.model_label.text() == "Model: tiny · 32 px · tests"
+    window.model_menu.aboutToShow.emit()
+    assert [a.isChecked() for a in window.model_menu.actions() if a.text().startswith("Demo: ")] == [True]
+
+
 def test_help_lists_the_keyboard_shortcuts(open_main_window):
     rows = dict(shortcut_rows(open_main_window().actions()))
     assert rows["Fill"] == "Ctrl+Return" and rows["Brush"] == "B" and rows["Show the original while held"] == "Tab"

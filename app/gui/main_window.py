@@ -18,6 +18,7 @@ from core.errors import InvertFillError
 from core.image_io import read_mask
 from core.inpainter import FillResult, Inpainter, fit_mask
 from core.mask_edit import Region, bounding_region
+from core.resources import demo_models
 
 from . import dialogs
 from .batch_dialog import BatchDialog
@@ -38,6 +39,8 @@ LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
 VARIATIONS_NEED_A_MODEL = (
     "Variations need an InvertFill model (the classic fill gives one result): load one with Model → Load checkpoint…"
 )
+
+DEMO_MODEL_TIP = "a small model bundled to try the method (see resources/models/README.md for what it was trained on and its terms)"
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -569,15 +572,23 @@ class MainWindow(QMainWindow):
         self.model_menu.clear()
         self.model_menu.addAction(self.default_model_action)
         current = self._current_checkpoint()
+        for path in demo_models():
+            self._add_model_choice(f"Demo: {path.stem}", path, current).setStatusTip(DEMO_MODEL_TIP)
+        self.model_menu.addSeparator()
         for path in self.user_model_paths():
-            action = self.model_menu.addAction(path.stem, lambda p=path: self.load_model(p, self.preferences.device))
-            action.setCheckable(True)
-            action.setChecked(current is not None and current.resolve() == path.resolve())
-            action.setEnabled(not self.engine.busy)
+            self._add_model_choice(path.stem, path, current)
         self.model_menu.addAction(self.load_model_action)
         self.model_menu.addSeparator()
         devices = self.model_menu.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
+
+    def _add_model_choice(self, label: str, path: Path, current: Path | None) -> QAction:
+        """A Model-menu entry that loads `path`, checked when it is the loaded model."""
+        action = self.model_menu.addAction(label, lambda: self.load_model(path, self.preferences.device))
+        action.setCheckable(True)
+        action.setChecked(current is not None and current.resolve() == path.resolve())
+        action.setEnabled(not self.engine.busy)
+        return action
 
     def user_model_paths(self) -> list[Path]:
         """Fine-tuned checkpoints: the user-data models folder, then those the wizard saved elsewhere."""
