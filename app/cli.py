@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -393,12 +394,15 @@ def _run_finetune(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from training.config import EncoderTrainConfig
-    from training.stage2 import estimate_finetune_seconds, finetune_config, train_encoder
+    from training.finetune_timing import time_finetune
+    from training.stage2 import finetune_config, train_encoder
 
     defaults = finetune_config(args.model, args.masks or "free-form").to_dict()
     config = replace(EncoderTrainConfig.from_dict({**defaults, **_settings(args)}), **_encoder_settings(args))
     _announce_training(f"fine-tune (encoder of {Path(args.model).name})", args.data, args.out)
-    seconds = estimate_finetune_seconds(config, args.model, args.device)
+    images = int(config.kimg * 1000)
+    snapshots = math.ceil(images / (config.tick_kimg * 1000 * config.snapshot_ticks))
+    seconds = time_finetune(config, args.model, args.device).training_seconds(images, snapshots, config.samples)
     print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
     time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)

@@ -10,10 +10,11 @@ import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QAbstractButton, QWizard
 
-from app.gui.finetune_wizard import FinetuneWizard
+from app.gui.finetune_wizard import PRESETS, PREVIEWS, FinetuneWizard
 from app.gui.loss_plot import LossPlot
 from core.checkpoint import load_checkpoint
-from training.finetune_job import FinetuneJob
+from training.finetune_job import SNAPSHOT_SAMPLES, FinetuneJob
+from training.finetune_timing import FinetuneTiming
 from training.folder_scan import MINIMUM_IMAGES, scan_image_folder
 
 pytestmark = pytest.mark.gui
@@ -134,16 +135,53 @@ def go_to_training(wizard, qtbot, domain_folder, output: Path, steps: int, scree
     settings.batch.setValue(4)
     settings.output_folder.setText(str(output))
     if screenshots:
-        qtbot.waitUntil(lambda: "cpu" in settings.seconds_per_image, timeout=60000)
+        qtbot.waitUntil(lambda: settings.timing is not None, timeout=60000)
         assert settings.estimate.text().startswith("About ") and "CPU" in settings.estimate.text()
         screenshot(wizard, "wizard_3_settings", screenshots)
-    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Start training" and settings.isComplete()
+    qtbot.waitUntil(settings.isComplete, timeout=60000)
+    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Start training"
     wizard.next()
     assert not wizard.button(QWizard.WizardButton.BackButton).isEnabled()
 
 
 def parameters(module) -> list[torch.Tensor]:
     return [p.detach() for p in module.parameters()]
+
+
+def timed_settings_page(wizard, qtbot, domain_folder: Path, tmp_path: Path):
+    """The settings page, reached once the timing that starts as the wizard opens is done."""
+    settings = wizard.settings_page
+    qtbot.waitUntil(lambda: settings.timing is not None, timeout=60000)
+    scan(wizard, qtbot, domain_folder)
+    wizard.next()
+    wizard.next()
+    settings.output_folder.setText(str(tmp_path / "models"))
+    return settings
+
+
+def test_the_timing_starts_as_the_wizard_opens_and_fits_each_preset_to_its_time(wizard, qtbot, domain_folder, tmp_path):
+    settings = timed_settings_page(wizard, qtbot, domain_folder, tmp_path)
+    assert settings.isComplete() and settings.estimate.text().startswith("About ")
+    for key, preset in PRESETS.items():
+        settings.preset.setCurrentIndex(settings.preset.findData(key))
+        steps, batch = settings.steps.value(), settings.batch.value()
+        fitted = settings.timing.steps_within(preset.seconds, preset.batch, PREVIEWS, SNAPSHOT_SAMPLES)
+        assert batch == preset.batch and steps == min(preset.max_steps, fitted)
+        assert settings.timing.job_seconds(steps, batch, PREVIEWS, SNAPSHOT_SAMPLES) <= preset.seconds or steps == 1
+        assert f"({steps} steps of {batch} images)" in settings.estimate.text()
+
+
+def test_steps_set_by_hand_survive_a_timing_that_arrives_later_and_a_failed_timing_blocks_nothing(wizard, qtbot, domain_folder, tmp_path):
+    settings = timed_settings_page(wizard, qtbot, domain_folder, tmp_path)
+    settings.advanced_toggle.setChecked(True)
+    settings.steps.setValue(77)
+    settings._estimated(*settings.timing_key, FinetuneTiming(setup_s=1.0, image_s=0.01, fill_s=0.01), "")
+    assert settings.steps.value() == 77 and settings.estimate.text() == "About 18 s on CPU (77 steps of 4 images)"
+    settings.preset.setCurrentIndex(settings.preset.findData("standard"))
+    assert (settings.steps.value(), settings.batch.value()) == (PRESETS["standard"].max_steps, PRESETS["standard"].batch)
+    settings.timings.clear()
+    settings._estimated(*settings.timing_key, None, "out of memory")
+    assert settings.estimate.text() == "Could not time a step here: out of memory" and settings.isComplete()
 
 
 def test_a_quick_run_produces_a_checkpoint_that_loads_in_the_app(open_main_window, tiny_finetune_base, domain_folder, qtbot, tmp_path):

@@ -106,7 +106,7 @@ def test_the_frozen_app_runs_a_fine_tune_job_as_the_wizard_starts_it(frozen_buil
     bundle, _ = frozen_build
     held_out = sorted(domain_folder.glob("*.png"))[-1]
     job = FinetuneJob(model=str(tiny_finetune_base), data=str(domain_folder), output=str(tmp_path / "models" / "tuned.safetensors"),
-                      run_dir=str(tmp_path / "run"), domain="tuned", device="cpu", steps=4, batch=2, workers=0, preview_every=2,
+                      run_dir=str(tmp_path / "run"), domain="tuned", device="cpu", steps=4, batch=2, workers=0, previews=1,
                       held_out=str(held_out), exclude=(str(held_out),))
     job.save(tmp_path / "job.json")
     with open(tmp_path / "stderr.txt", "w") as stderr:

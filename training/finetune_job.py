@@ -14,6 +14,7 @@ The app's wizard starts `main.py --finetune-job SPEC.json` (the frozen app: `Inv
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import threading
@@ -33,7 +34,9 @@ from core.progress import Progress
 from .data import square_crop
 from .stage2 import finetune
 
-TICK_STEPS = 10
+MAX_TICK_STEPS = 10
+SNAPSHOT_SAMPLES = 2
+"""Training images each snapshot fills for the run folder's grid (the preview is the held-out image)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class FinetuneJob(Serializable):
     batch: int = 8
     lr: float = 1e-4
     workers: int = 2
-    preview_every: int = 200
+    previews: int = 4
     held_out: str = ""
     exclude: tuple[str, ...] = ()
 
@@ -65,6 +68,15 @@ class FinetuneJob(Serializable):
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as error:
             raise InvertFillError(f"cannot read the fine-tune job {path}: {error}") from None
+
+
+def loop_settings(job: FinetuneJob) -> dict:
+    """The job as training settings: `previews` snapshots spread evenly over the steps, and a
+    progress tick at least every `MAX_TICK_STEPS` steps and five times between snapshots."""
+    between = math.ceil(job.steps / (job.previews + 1))
+    tick = max(1, min(MAX_TICK_STEPS, between // 5))
+    return dict(kimg=job.steps * job.batch / 1000, batch=job.batch, lr=job.lr, workers=job.workers,
+                tick_kimg=tick * job.batch / 1000, snapshot_ticks=math.ceil(between / tick), samples=SNAPSHOT_SAMPLES)
 
 
 def emit(message: dict) -> None:
@@ -141,10 +153,8 @@ def run_job(spec: str | Path) -> int:
                 path = fill_preview(Inpainter(snapshots[-1], "cpu"), job, previews / f"preview-{progress.done:09d}.png")
                 emit({"type": "preview", "path": str(path), "done": progress.done})
 
-        settings = dict(kimg=total / 1000, batch=job.batch, lr=job.lr, workers=job.workers, tick_kimg=TICK_STEPS * job.batch / 1000,
-                        snapshot_ticks=max(1, job.preview_every // TICK_STEPS))
         result = finetune(job.model, job.data, run_dir, job.masks, job.domain, job.device, report, cancel,
-                          exclude=frozenset(Path(p) for p in job.exclude), **settings)
+                          exclude=frozenset(Path(p) for p in job.exclude), **loop_settings(job))
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(Path(job.output)) as tmp:
             shutil.copyfile(result.checkpoint, tmp)

@@ -12,7 +12,6 @@ image count, so a resumed run continues exactly.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from core.checkpoint import load_checkpoint, save_checkpoint
-from core.device import resolve_device, training_autocast
+from core.device import training_autocast
 from core.discriminator import Discriminator
 from core.errors import InvertFillError
 from core.gan_import import import_gan, is_foreign_gan_file
@@ -228,21 +227,6 @@ def train_encoder(
 def seed_offset(dataset: ImageFolderDataset) -> int:
     """A stream position past the first epoch, for preview images that do not repeat the first batch."""
     return len(dataset) * 1_000_003
-
-
-def estimate_finetune_seconds(config: EncoderTrainConfig, model_path: str | Path, device: str = "auto", steps: int = 3) -> float:
-    """Seconds a fine-tune of `config.kimg` would take on this device, from a short timing run."""
-    ctx = DistributedContext(0, 1, resolve_device(device))
-    model, discriminator = build_model(config, Path(model_path), finetune=True, seed=config.seed)
-    trainer = Stage2Trainer(config, ctx, model, discriminator, finetune=True)
-    r = model.config.resolution
-    generator = torch.Generator(ctx.device).manual_seed(config.seed)
-    images = torch.rand(config.batch, 3, r, r, generator=generator, device=ctx.device) * 2 - 1
-    trainer.train_step(images)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(images)
-    return (time.perf_counter() - start) / (steps * config.batch) * config.kimg * 1000
 
 
 FINETUNE_MASKS = {"free-form": {"all": 0.6, "hard": 0.2, "extreme": 0.2}, "outpaint": {"outpaint": 1.0}}

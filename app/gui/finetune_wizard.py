@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,15 +47,31 @@ from app.user_data import user_data_dir, user_models_dir
 from core.checkpoint import read_metadata
 from core.errors import InvertFillError
 from core.resources import resource_path
-from training.finetune_job import FinetuneJob
+from training.finetune_job import SNAPSHOT_SAMPLES, FinetuneJob
+from training.finetune_timing import FinetuneTiming
 from training.folder_scan import FolderScan, scan_image_folder
 
 from . import dialogs
 from .loss_plot import LossPlot
 from .training_process import TrainingProcess
 
-PRESETS = {"quick": (300, 8), "standard": (1500, 8), "thorough": (5000, 16)}
-PRESET_LABELS = {"quick": "Quick — a first look", "standard": "Standard — a usable model", "thorough": "Thorough — the best this can do"}
+
+@dataclass(frozen=True)
+class Preset:
+    """A time budget on this machine, filled with steps of `batch` images up to `max_steps` (where a GPU stops)."""
+
+    label: str
+    seconds: float
+    batch: int
+    max_steps: int
+
+
+PRESETS = {
+    "quick": Preset("Quick — a first look (about 2½ minutes)", 150, 4, 300),
+    "standard": Preset("Standard — a usable model (about 30 minutes)", 30 * 60, 8, 1500),
+    "thorough": Preset("Thorough — the best this can do (about 2 hours)", 2 * 3600, 16, 5000),
+}
+PREVIEWS = 4
 TASKS = {"free-form": "Inpainting: fill holes anywhere (free-form masks)", "outpaint": "Outpainting: extend the borders (side masks)"}
 STRIP_IMAGES = 12
 THUMBNAIL = 96
@@ -280,20 +297,22 @@ class TaskPage(QWizardPage):
 
 
 class SettingsPage(QWizardPage):
-    estimated = Signal(str, float, str)
+    estimated = Signal(str, str, object, str)
 
     def __init__(self, device: str) -> None:
         super().__init__()
         self.setTitle("How long to train")
-        self.setSubTitle("A preset sets the number of steps; the estimate comes from a short timing run on this machine.")
+        self.setSubTitle("A preset is a time budget: a short timing run on this machine sets its number of steps.")
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
-        self.seconds_per_image: dict[str, float] = {}
-        self._timing: set[str] = set()
+        self.timings: dict[tuple[str, str], FinetuneTiming] = {}
+        self._timing_problems: dict[tuple[str, str], str] = {}
+        self._timing: set[tuple[str, str]] = set()
+        self._applying_preset = self._steps_chosen = False
         self.preset = QComboBox()
-        for key, label in PRESET_LABELS.items():
-            self.preset.addItem(label, key)
-        self.estimate = QLabel("Estimating the time on this machine…")
+        for key, preset in PRESETS.items():
+            self.preset.addItem(preset.label, key)
+        self.estimate = QLabel("Timing a training step on this machine…")
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
         self.advanced_toggle.setCheckable(True)
@@ -328,57 +347,102 @@ class SettingsPage(QWizardPage):
         form.addRow("Model name", self.name)
         form.addRow("Save in", _folder_row(self.output_folder, self._browse_output))
         form.addRow(self.output_note)
-        self.preset.currentIndexChanged.connect(self._apply_preset)
+        self.preset.currentIndexChanged.connect(self._choose_preset)
         for widget in (self.steps, self.batch):
-            widget.valueChanged.connect(self._show_estimate)
-        self.device.currentIndexChanged.connect(self._estimate)
+            widget.valueChanged.connect(self._size_edited)
+        self.device.currentIndexChanged.connect(self._time_current)
         for widget in (self.name, self.output_folder):
             widget.textChanged.connect(self.completeChanged)
         self.estimated.connect(self._estimated)
-        self._apply_preset()
 
     def initializePage(self) -> None:
         if not self.name.text():
             self.name.setText(self.wizard().images_page.scan.folder.name.replace(" ", "-"))
-        self._estimate()
+        self._time_current()
 
-    def _estimate(self) -> None:
-        """Time a few training steps of the base model on the chosen device, once per device, off the GUI thread."""
-        device = self.device.currentData()
-        if device not in self.seconds_per_image and device not in self._timing:
-            self._timing.add(device)
-            self.estimate.setText(f"Estimating the time on {self.device.currentText()}…")
-            task = self.wizard().task_page
-            threading.Thread(target=self._time_steps, args=(task.base_model.text(), task.masks, device), daemon=True).start()
-        self._show_estimate()
+    @property
+    def timing_key(self) -> tuple[str, str]:
+        """(base model, device) of the current choices: what a timing run is for."""
+        wizard = self.wizard()
+        return (wizard.task_page.base_model.text().strip() if wizard else ""), self.device.currentData()
 
-    def _time_steps(self, model: str, masks: str, device: str) -> None:
-        from training.stage2 import estimate_finetune_seconds, finetune_config
+    @property
+    def timing(self) -> FinetuneTiming | None:
+        return self.timings.get(self.timing_key)
+
+    def start_timing(self, model: str, device: str) -> None:
+        """Time the fine-tune of `model` on `device` in a background thread, once per pair (the
+        wizard starts it as it opens, so that the estimate is ready by this page)."""
+        key = (model, device)
+        if key not in self.timings and key not in self._timing_problems and key not in self._timing:
+            self._timing.add(key)
+            threading.Thread(target=self._time, args=key, daemon=True).start()
+
+    def _time_current(self) -> None:
+        self.start_timing(*self.timing_key)
+        if self._steps_chosen:
+            self._show_estimate()
+        else:
+            self._apply_preset()
+
+    def _time(self, model: str, device: str) -> None:
+        from training.finetune_timing import time_finetune
+        from training.stage2 import finetune_config
 
         try:
-            seconds = estimate_finetune_seconds(finetune_config(model, masks, kimg=1, batch=8), model, device)
-            self.estimated.emit(device, seconds / 1000, "")
+            timing, problem = time_finetune(finetune_config(model, batch=PRESETS["standard"].batch), model, device), ""
         except Exception as error:  # noqa: BLE001 - the estimate is advice; the run reports real errors
-            self.estimated.emit(device, -1.0, str(error))
+            timing, problem = None, str(error)
+        try:
+            self.estimated.emit(model, device, timing, problem)
+        except RuntimeError:
+            pass  # the wizard was closed while timing: nobody to tell
 
-    def _estimated(self, device: str, seconds_per_image: float, problem: str) -> None:
-        self._timing.discard(device)
-        if seconds_per_image > 0:
-            self.seconds_per_image[device] = seconds_per_image
-        elif device == self.device.currentData():
-            self.estimate.setText(f"Could not time a step here: {problem}")
+    def _estimated(self, model: str, device: str, timing: FinetuneTiming | None, problem: str) -> None:
+        key = (model, device)
+        self._timing.discard(key)
+        if timing is not None:
+            self.timings[key] = timing
+        else:
+            self._timing_problems[key] = problem
+        if key == self.timing_key:
+            if self._steps_chosen:
+                self._show_estimate()
+            else:
+                self._apply_preset()
+            self.completeChanged.emit()
+
+    def _choose_preset(self) -> None:
+        self._steps_chosen = False
+        self._apply_preset()
+
+    def _size_edited(self) -> None:
+        """Steps or batch set by hand in the advanced settings: a later timing keeps them."""
+        if not self._applying_preset:
+            self._steps_chosen = True
         self._show_estimate()
 
     def _apply_preset(self) -> None:
-        steps, batch = PRESETS[self.preset.currentData()]
+        """The preset's batch, and as many steps as fit its time on this machine (its cap until timed)."""
+        preset = PRESETS[self.preset.currentData()]
+        steps = preset.max_steps
+        if self.timing is not None:
+            steps = min(steps, self.timing.steps_within(preset.seconds, preset.batch, PREVIEWS, SNAPSHOT_SAMPLES))
+        self._applying_preset = True
+        self.batch.setValue(preset.batch)
         self.steps.setValue(steps)
-        self.batch.setValue(batch)
+        self._applying_preset = False
+        self._show_estimate()
 
     def _show_estimate(self) -> None:
-        seconds_per_image = self.seconds_per_image.get(self.device.currentData())
-        if seconds_per_image is not None:
-            total = seconds_per_image * self.steps.value() * self.batch.value()
-            self.estimate.setText(f"About {_duration(total)} on {self.device.currentText()} ({self.steps.value()} steps of {self.batch.value()} images)")
+        device = self.device.currentText()
+        if self.timing is not None:
+            total = self.timing.job_seconds(self.steps.value(), self.batch.value(), PREVIEWS, SNAPSHOT_SAMPLES)
+            self.estimate.setText(f"About {_duration(total)} on {device} ({self.steps.value()} steps of {self.batch.value()} images)")
+        elif self.timing_key in self._timing_problems:
+            self.estimate.setText(f"Could not time a step here: {self._timing_problems[self.timing_key]}")
+        else:
+            self.estimate.setText(f"Timing a training step on {device}…")
 
     def _browse_output(self) -> None:
         folder = dialogs.choose_folder(self, "Where to save the model", self.output_folder.text())
@@ -390,6 +454,7 @@ class SettingsPage(QWizardPage):
         return Path(self.output_folder.text().strip()) / f"{self.name.text().strip()}.safetensors"
 
     def isComplete(self) -> bool:
+        """A valid output, and the timing done (it sets the preset's steps) or failed."""
         name, folder = self.name.text().strip(), Path(self.output_folder.text().strip())
         problem = ""
         if not name or any(c in name for c in '/\\:*?"<>|'):
@@ -401,7 +466,7 @@ class SettingsPage(QWizardPage):
         elif self.output.exists():
             problem = f"{self.output.name} already exists there; choose another name."
         self.output_note.setText(problem)
-        return not problem
+        return not problem and self.timing_key not in self._timing
 
 
 class TrainingPage(QWizardPage):
@@ -528,6 +593,8 @@ class FinetuneWizard(QWizard):
         for page in (self.images_page, self.task_page, self.settings_page, self.training_page, self.finish_page):
             self.addPage(page)
         self.resize(720, 560)
+        if self.task_page.isComplete():
+            self.settings_page.start_timing(*self.settings_page.timing_key)
 
     @property
     def domain(self) -> str:
@@ -541,7 +608,7 @@ class FinetuneWizard(QWizard):
         return FinetuneJob(
             model=self.task_page.base_model.text().strip(), data=str(scan.folder), output=str(output), run_dir=str(run_dir),
             domain=self.domain, masks=self.task_page.masks, device=settings.device.currentData(), steps=settings.steps.value(),
-            batch=settings.batch.value(), lr=settings.lr.value(), workers=2 if settings.device.currentData() == "cuda" else 0, preview_every=max(settings.steps.value() // 5, 10),
+            batch=settings.batch.value(), lr=settings.lr.value(), workers=2 if settings.device.currentData() == "cuda" else 0, previews=PREVIEWS,
             held_out=str(held_out), exclude=(str(held_out), *(str(p) for p, _ in scan.duplicates)),
         )
 
