@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from app.gui.variations_dialog import thumbnail_region
 from core.inpainter import Inpainter
@@ -148,6 +148,24 @@ def test_escape_cancels_a_running_fill_and_leaves_the_image_unchanged(window, qt
     assert window.statusBar().currentMessage() == "Cancelled" and window.undo_stack.count() == 0
 
 
+def test_escape_cancels_a_fill_started_while_the_menu_bar_keeps_the_keyboard(window, qtbot, slow_fill):
+    """A menu closed with Esc leaves the menu bar in keyboard mode, where it takes the next Esc for
+    itself; a fill started then (from the toolbar, say) must still be cancelled by one Esc."""
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None)
+    qtbot.keyClick(QApplication.activePopupWidget(), Qt.Key.Key_Escape)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    assert QApplication.focusWidget() is window.menuBar() and window.menuBar().activeAction() is not None
+    before = window.document.picture.pixels.copy()
+    window.fill_action.trigger()
+    qtbot.waitUntil(slow_fill.is_set)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert window.statusBar().currentMessage() == "Cancelled"
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    assert np.array_equal(window.document.picture.pixels, before) and window.undo_stack.count() == 0
+
+
 def test_stop_during_the_last_step_of_a_fill_drops_its_result_within_a_second(window, qtbot, monkeypatch):
     """A large photo's fill spends seconds after its last cancel check (one window, then compositing
     the full-size picture); Stop must still win, at once."""
@@ -197,6 +215,16 @@ def test_without_a_model_variations_say_why_they_are_off(open_main_window, tmp_p
     action = window.variations_action
     assert not action.isEnabled() and "needs a model" in action.text()
     assert "Load checkpoint" in action.toolTip() and "Load checkpoint" in action.statusTip()
+
+
+def test_the_variations_button_keeps_its_label_when_a_model_loads(open_main_window, tiny_checkpoint, qtbot):
+    """The toolbar must not shift when the model arrives: only the menu entry says "(needs a model)"."""
+    window = open_main_window()
+    button = window.findChild(QToolBar).widgetForAction(window.variations_action)
+    assert "needs a model" in window.variations_action.text() and button.text() == "Variations"
+    window.load_model(tiny_checkpoint, "cpu")
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    assert window.variations_action.text() == "&Variations…" and button.text() == "Variations"
 
 
 def test_quit_closes_the_window_at_once_while_a_fill_runs(window, qtbot, monkeypatch):

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.fill_action, self.variations_action, self.cancel_action])
         for action in (self.fill_action, self.variations_action):
             toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.variations_action.setIconText("Variations")
         self.compare_button = QToolButton()
         self.compare_button.setIcon(qtawesome.icon("fa5s.eye"))
         self.compare_button.setToolTip("Hold to show the original (or hold Tab)")
@@ -488,6 +489,7 @@ class MainWindow(QMainWindow):
         job = self.engine.fill(self.document.picture, hole, self.preferences.strategy, None, variations)
         self._fill_job = (job, region, variations)
         self._update_enabled()
+        self.canvas.setFocus()
         self.statusBar().showMessage("Filling… (Esc cancels)")
 
     def cancel(self) -> None:
