@@ -8,8 +8,8 @@
 # 3. stage 2 once per variant of VARIANTS (stage2.json) until STAGE2_KIMG each:
 #    full = F&W+, pre-modulation and SML; wplus = the w+ latent space (no RGB branch);
 #    nopremod = no pre-modulation; nosml = a static mean latent (the paper's Table 5 rows);
-# 4. export: the full model in float16 without its discriminator (WORK/faces64.safetensors, the
-#    bundled demo model resources/models/faces64-demo.safetensors);
+# 4. export: the full model in float16 without its discriminator (WORK/faces64.safetensors, to ship as the
+#    bundled demo model resources/models/faces64-demo.safetensors once it beats the classic fills);
 # 5. eval: hard, extreme and all masks on the held-out faces, every variant against OpenCV Telea
 #    and Navier-Stokes, with PSNR, SSIM and seam (WORK/eval/report.md, examples-*.png).
 # Resumable: this invocation trains for at most MINUTES in all, then saves, writes "paused" to
@@ -21,8 +21,8 @@ set -euo pipefail
 FACES=${FACES:-../shared/data/faces/celebahq256}
 WORK=${WORK:-runs/faces64}
 CONFIGS=${CONFIGS:-$(dirname "$0")}
-STAGE1_KIMG=${STAGE1_KIMG:-400}
-STAGE2_KIMG=${STAGE2_KIMG:-40}
+STAGE1_KIMG=${STAGE1_KIMG:-160}
+STAGE2_KIMG=${STAGE2_KIMG:-28}
 VARIANTS=${VARIANTS:-full wplus}
 MINUTES=${MINUTES:-240}
 DEVICE=${DEVICE:-auto}
