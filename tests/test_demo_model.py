@@ -1,0 +1,47 @@
+"""The bundled faces demo (resources/models/faces64-demo.safetensors), the first model in the suite that has
+learned something: training/recipes/faces64 trained it on 270 CelebA-HQ faces (docs/reproduction.md)."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from core.fill_methods import ClassicFill
+from core.inpainter import Inpainter
+from core.resources import demo_models, resource_path
+from training.data import image_files
+from training.evaluation import fill_pairs, load_pairs, pixel_scores, write_mask_set
+
+MODEL = resource_path("models", "faces64-demo.safetensors")
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
+
+pytestmark = pytest.mark.skipif(
+    not MODEL.is_file(), reason="the faces demo is shipped once it beats Telea (docs/reproduction.md, 'What is open')"
+)
+
+
+def test_the_demo_model_is_the_checked_in_file_and_the_model_menu_lists_it():
+    recorded = MODEL.with_name(MODEL.name + ".sha256").read_text().split()[0]
+    assert hashlib.sha256(MODEL.read_bytes()).hexdigest() == recorded
+    assert MODEL.stat().st_size <= 10 * 2**20
+    assert MODEL in demo_models()
+
+
+def test_the_demo_model_loads_as_a_64_px_faces_model():
+    inpainter = Inpainter(MODEL, "cpu")
+    assert not inpainter.is_classic and inpainter.resolution == 64 and inpainter.domain == "faces"
+
+
+@pytest.mark.skipif(not FACES.is_dir(), reason="../shared/data/faces is not here")
+def test_the_demo_model_fills_held_out_faces_better_than_telea(tmp_path):
+    """The recipe's held-out faces (every 10th by name) and its seeded `hard` masks; PSNR on the composite."""
+    held_out = tmp_path / "heldout"
+    held_out.mkdir()
+    for path in image_files(FACES)[9::10]:
+        (held_out / path.name).symlink_to(path)
+    write_mask_set("hard", 30, 64, 0, tmp_path / "masks")
+    pairs = load_pairs(held_out, tmp_path / "masks", 64)
+    ours = pixel_scores(pairs, fill_pairs(Inpainter(MODEL, "cpu").method, pairs))
+    telea = pixel_scores(pairs, fill_pairs(ClassicFill("telea"), pairs))
+    assert len(pairs) == 30
+    assert ours["PSNR"] > telea["PSNR"], (ours, telea)
