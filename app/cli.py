@@ -1,4 +1,5 @@
-"""The `invertfill` command line: fill, batch, training, evaluation, info, export, import-gan. Thin: parse, call core, print.
+"""The `invertfill` command line: fill, batch, training, evaluation, info, export, import-gan. Thin: parse
+(app.cli_parser), call core or training, print.
 
 Errors a user can act on print one line on stderr and exit 1; set INVERTFILL_DEBUG=1 to see
 the traceback of an unexpected error.
@@ -17,170 +18,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core import __version__
+from core.engine.progress import Progress, ProgressCallback
 from core.errors import InvertFillError
-from core.fill_strategy import STRATEGIES
-from core.progress import Progress, ProgressCallback
+
+from .cli_parser import build_parser
 
 EXIT_OK, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="CKPT", help="InvertFill checkpoint (.safetensors); default: the embedded model")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
-    parser.add_argument("--strategy", default="crop", choices=STRATEGIES, help="for images larger than the model (default: crop)")
-    parser.add_argument("--seed", type=int, help="seed for reproducible fills (default: random, printed)")
-    parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100, lossy; WebP 101 is lossless (default: 95)")
-    parser.add_argument("--overwrite", action="store_true", help="allow the output to replace an input file")
-
-
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Options every training command takes."""
-    parser.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
-    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, logs, samples, checkpoints")
-    parser.add_argument("--config", metavar="FILE", help="JSON settings (e.g. a run's config.json); flags override them")
-    parser.add_argument("--batch", type=int, metavar="N", help="global batch size")
-    parser.add_argument("--kimg", type=float, metavar="N", help="train on N thousand images in all")
-    parser.add_argument("--workers", type=int, metavar="N", help="data loading processes per rank (default 2)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--progress", choices=["bar", "json"], default="bar",
-                        help="a progress bar (one plain line per tick when stderr is not a terminal) or one JSON line per tick")
-    parser.add_argument("--minutes", type=float, metavar="M", help="stop (and save) after M minutes even if --kimg is not reached")
-
-
-def _add_loss_options(parser: argparse.ArgumentParser, masks_help: str) -> None:
-    """Options of the encoder training commands: masks and the loss backbone."""
-    parser.add_argument("--masks", metavar="KIND", help=masks_help)
-    parser.add_argument("--backbone", choices=["vgg16", "discriminator"], help="features for the perceptual and style losses")
-    parser.add_argument("--vgg", metavar="FILE", help="torchvision's vgg16-397923af.pth (default: the torch hub cache)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="invertfill", description="Fill masked regions of images with InvertFill.")
-    parser.add_argument("--version", action="version", version=f"invertfill {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    fill = commands.add_parser("fill", help="fill one image", description="Fill the white (hole) pixels of MASK in IMAGE.")
-    fill.add_argument("image", metavar="IMAGE")
-    fill.add_argument("mask", metavar="MASK", help="any image; pixels brighter than mid-gray are filled")
-    fill.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png .jpg .webp .bmp .tif)")
-    fill.add_argument("--variations", type=int, default=1, metavar="K", help="write K different fills as OUT_1 … OUT_K")
-    _add_engine_options(fill)
-
-    batch = commands.add_parser(
-        "batch",
-        help="fill every image of a folder",
-        description="Fill every image of IMAGE_DIR; photo.jpg takes the mask photo.* or photo_mask.* from --masks "
-        "(default: photo_mask.* beside it), or the one --mask for all.",
-    )
-    batch.add_argument("image_dir", metavar="IMAGE_DIR")
-    masks = batch.add_mutually_exclusive_group()
-    masks.add_argument("--masks", metavar="DIR", help="folder of masks named like the images")
-    masks.add_argument("--mask", metavar="FILE", help="one mask for every image")
-    batch.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for the filled images")
-    batch.add_argument("--progress", choices=["bar", "json"], default="bar", help="progress as a bar or JSON lines")
-    _add_engine_options(batch)
-
-    gan = commands.add_parser(
-        "train-gan",
-        help="stage 1: train a StyleGAN2 generator on a folder of images",
-        description="Train StyleGAN2 (stage 1) on every image under --data. Settings come from --config "
-        "(JSON of training.config.GanTrainConfig, or a run's config.json), then the flags. "
-        "Ctrl-C saves a checkpoint and the resume state before exiting. Runs data-parallel under torchrun.",
-    )
-    _add_run_options(gan)
-    gan.add_argument("--res", type=int, metavar="R", help="resolution (power of two, 32-1024; default 256)")
-    gan.add_argument("--channel-base", type=int, metavar="C", help="channels min(C // res, channel max) (default 16384)")
-    gan.add_argument("--channel-max", type=int, metavar="C", help="largest channel count (default 512)")
-    gan.add_argument("--init", metavar="CKPT", help="start from a GAN: a rosinality .pt, an NVlabs .pkl (see import-gan) or our checkpoint")
-
-    encoder = commands.add_parser(
-        "train-encoder",
-        help="stage 2: train the InvertFill encoder around a frozen generator",
-        description="Train the encoder, pre-modulation and RGB branch (stage 2) around the frozen generator of --gan "
-        "on every image under --data, with masks drawn on the fly. Settings: --config (JSON of "
-        "training.config.EncoderTrainConfig, or a run's config.json), then the flags. Runs data-parallel under torchrun.",
-    )
-    encoder.add_argument("--gan", required=True, metavar="CKPT", help="stage-1 checkpoint, rosinality .pt, NVlabs .pkl, or an InvertFill model")
-    encoder.add_argument("--latent-space", choices=["fw+", "w+"], help="fw+ (default) or the w+ ablation without the RGB branch")
-    encoder.add_argument("--no-premod", action="store_true", help="ablation: no pre-modulation")
-    encoder.add_argument("--no-sml", action="store_true", help="ablation: a static mean latent")
-    encoder.add_argument("--domain", metavar="NAME", help="domain name stored in the checkpoints (default: the folder's name)")
-    _add_run_options(encoder)
-    _add_loss_options(encoder, "folder of mask files to mix in with the generated masks")
-
-    tune = commands.add_parser(
-        "finetune",
-        help="adapt a model to a new domain by training only its encoder",
-        description="Fine-tune the encoder of the InvertFill model --model on the images under --data (the generator "
-        "and, by default, the RGB branch stay frozen). Prints the estimated time first.",
-    )
-    tune.add_argument("--model", required=True, metavar="CKPT", help="a complete InvertFill checkpoint")
-    tune.add_argument("--domain", metavar="NAME", help="domain name stored in the new checkpoint (default: the folder's name)")
-    tune.add_argument("--train-rgb-branch", action="store_true", help="also train the RGB branch")
-    tune.add_argument("--lr", type=float, help="learning rate (default 1e-4)")
-    _add_run_options(tune)
-    _add_loss_options(tune, "free-form (default), outpaint, or a folder of mask files")
-
-    masks = commands.add_parser(
-        "make-masks",
-        help="write a fixed, seeded evaluation mask set",
-        description="Write N seeded masks of a coverage bucket (hard 50-60 %%, extreme 70-90 %%, all 10-90 %%, or "
-        "outpaint) as OUT/00000.png … (white = hole) with OUT/manifest.json (settings, coverages, set hash).",
-    )
-    masks.add_argument("--bucket", required=True, choices=["hard", "extreme", "all", "outpaint"])
-    masks.add_argument("--n", type=int, required=True, metavar="N", help="number of masks")
-    masks.add_argument("--res", type=int, default=256, metavar="R", help="mask size (default 256)")
-    masks.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    masks.add_argument("-o", "--output", required=True, metavar="DIR")
-
-    evaluation = commands.add_parser(
-        "eval",
-        help="score methods on fixed image-mask pairs",
-        description="Fill every image of --images with the masks of --masks (paired in order) by each model and "
-        "baseline, or read another method's outputs with --pred, and write OUT/<method>/*.png, OUT/report.md, "
-        "OUT/report.csv and OUT/examples.png. Every score is computed on composited images.",
-    )
-    evaluation.add_argument("--images", "--gt", required=True, metavar="DIR", help="ground-truth images")
-    evaluation.add_argument("--masks", required=True, action="append", metavar="[BUCKET=]DIR", help="a mask set from make-masks (repeatable: one column group each)")
-    evaluation.add_argument("--model", action="append", default=[], metavar="[NAME=]CKPT", help="an InvertFill checkpoint (repeatable)")
-    evaluation.add_argument("--baseline", action="append", default=[], choices=["telea", "ns"], help="OpenCV baseline (repeatable)")
-    evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
-    evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
-    evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
-    evaluation.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS trunk; weights from the torch hub cache")
-    evaluation.add_argument("--seed", type=int, default=0)
-    evaluation.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    evaluation.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
-
-    info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")
-    info.add_argument("checkpoint", metavar="CKPT")
-
-    export = commands.add_parser(
-        "export", help="copy a checkpoint for shipping",
-        description="Write a copy of CKPT with all its parts (without its discriminator with --no-discriminator): in "
-        "half precision with --half (half the size; the engine widens it to float32 on load), under another domain "
-        "name with --domain.",
-    )
-    export.add_argument("checkpoint", metavar="CKPT")
-    export.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
-    export.add_argument("--half", action="store_true", help="store floating-point tensors as float16")
-    export.add_argument("--domain", metavar="NAME", help="domain name stored in the copy (default: the source's)")
-    export.add_argument("--no-discriminator", action="store_true",
-                        help="leave out the discriminator (the fill needs only the model; fine-tuning uses it as loss backbone)")
-
-    import_gan = commands.add_parser(
-        "import-gan", help="convert a published StyleGAN2 into a stage-1 checkpoint",
-        description="Read a StyleGAN2 trained elsewhere without running code from it: a rosinality stylegan2-pytorch "
-        ".pt (converted release or training checkpoint) or an NVlabs stylegan2-ada-pytorch / stylegan3 (StyleGAN2 "
-        "config) .pkl. Writes OUT with its generator, its discriminator when the file has one, and its mean latent, "
-        "ready for train-encoder --gan or train-gan --init.",
-    )
-    import_gan.add_argument("source", metavar="FILE")
-    import_gan.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
-    return parser
 
 
 def _note(message: str) -> None:
@@ -188,9 +31,9 @@ def _note(message: str) -> None:
 
 
 def _run_fill(args: argparse.Namespace) -> int:
-    from core.inpainter import Inpainter, output_paths
+    from core.engine.inpainter import Inpainter, output_paths
 
-    inpainter = Inpainter(args.model, args.device)
+    inpainter = Inpainter(args.model, args.device, args.method)
     result = inpainter.fill_file(
         args.image, args.mask, args.output, args.strategy, args.seed, args.variations, args.overwrite, args.quality
     )
@@ -202,11 +45,11 @@ def _run_fill(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from core.batch import pair_images_with_masks, run_batch
-    from core.inpainter import Inpainter
+    from core.engine.batch import pair_images_with_masks, run_batch
+    from core.engine.inpainter import Inpainter
 
     jobs, unpaired = pair_images_with_masks(args.image_dir, args.output, args.masks, args.mask)
-    inpainter = Inpainter(args.model, args.device)
+    inpainter = Inpainter(args.model, args.device, args.method)
     print(f"filling {len(jobs)} image(s) with {inpainter.description}", file=sys.stderr)
     report_progress, close = _progress_reporter(args.progress, len(jobs), "image")
     try:
@@ -431,12 +274,13 @@ def _named(value: str) -> tuple[str, str]:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from core.device import resolve_device
-    from core.fill_methods import CLASSIC_NAMES, ClassicFill
-    from core.inpainter import Inpainter
+    from core.engine.device import resolve_device
+    from core.engine.fill_registry import classic_fill
+    from core.engine.inpainter import Inpainter
     from training.evaluation import evaluate, mask_set_name
 
-    methods = {CLASSIC_NAMES[b]: ClassicFill(b) for b in args.baseline}
+    baselines = [classic_fill(key) for key in args.baseline]
+    methods = {baseline.name: baseline.make() for baseline in baselines}
     methods.update({name: Inpainter(path, args.device).method for name, path in map(_named, args.model)})
     predictions = dict(map(_named, args.pred))
     mask_sets = {name if "=" in value else mask_set_name(path): path for value in args.masks for name, path in [_named(value)]}
@@ -449,14 +293,14 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from core.checkpoint import describe_checkpoint
+    from core.io.checkpoint import describe_checkpoint
 
     print(describe_checkpoint(args.checkpoint))
     return EXIT_OK
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from core.checkpoint import export_checkpoint
+    from core.io.checkpoint import export_checkpoint
 
     source, target = Path(args.checkpoint), Path(args.output)
     if target.exists() and target.resolve() == source.resolve():
@@ -467,7 +311,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_import_gan(args: argparse.Namespace) -> int:
-    from core.gan_import import import_gan_to_checkpoint
+    from core.io.gan_import import import_gan_to_checkpoint
 
     source, target = Path(args.source), Path(args.output)
     if target.exists() and target.resolve() == source.resolve():

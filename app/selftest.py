@@ -38,7 +38,7 @@ def import_everything() -> str:
 
 
 def load_model(model: str | None) -> tuple[object, str]:
-    from core.inpainter import Inpainter
+    from core.engine.inpainter import Inpainter
 
     inpainter = Inpainter(model, "cpu")
     if inpainter.is_classic:
@@ -50,8 +50,8 @@ def fill_sample(inpainter) -> str:
     """Fill a 64×64 hole in the sample image and check the hard constraint bit for bit."""
     if inpainter is None:
         raise AssertionError("no model was loaded")
-    from core.image_io import read_image
-    from core.resources import resource_path
+    from core.io.image_io import read_image
+    from core.io.resources import resource_path
 
     picture = read_image(resource_path(*SAMPLE))
     hole = np.zeros((picture.height, picture.width), bool)

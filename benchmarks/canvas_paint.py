@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.canvas import CanvasView  # noqa: E402
 from app.gui.document import Document  # noqa: E402
-from core.image_io import Picture  # noqa: E402
+from core.io.image_io import Picture  # noqa: E402
 
 
 def main() -> None:

@@ -24,11 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import save_checkpoint  # noqa: E402
-from core.config import InvertFillConfig  # noqa: E402
-from core.image_io import Picture, write_image  # noqa: E402
-from core.inpainter import Inpainter  # noqa: E402
-from core.invertfill import InvertFill  # noqa: E402
+from core.engine.inpainter import Inpainter  # noqa: E402
+from core.io.checkpoint import save_checkpoint  # noqa: E402
+from core.io.image_io import Picture, write_image  # noqa: E402
+from core.nn.config import InvertFillConfig  # noqa: E402
+from core.nn.invertfill import InvertFill  # noqa: E402
 
 SIZES = [(256, 256), (512, 512), (4000, 3000)]
 

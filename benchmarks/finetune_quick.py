@@ -25,12 +25,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.gui.finetune_wizard import PRESETS, PREVIEWS  # noqa: E402
-from core.checkpoint import save_checkpoint  # noqa: E402
-from core.config import DiscriminatorConfig, InvertFillConfig  # noqa: E402
-from core.discriminator import Discriminator  # noqa: E402
-from core.image_io import Picture, write_image  # noqa: E402
-from core.invertfill import InvertFill  # noqa: E402
+from app.gui.finetune_setup import PRESETS, PREVIEWS  # noqa: E402
+from core.io.checkpoint import save_checkpoint  # noqa: E402
+from core.io.image_io import Picture, write_image  # noqa: E402
+from core.nn.config import DiscriminatorConfig, InvertFillConfig  # noqa: E402
+from core.nn.discriminator import Discriminator  # noqa: E402
+from core.nn.invertfill import InvertFill  # noqa: E402
 from training.finetune_job import SNAPSHOT_SAMPLES, FinetuneJob  # noqa: E402
 from training.finetune_timing import time_finetune  # noqa: E402
 from training.folder_scan import scan_image_folder  # noqa: E402

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import GeneratorConfig  # noqa: E402
-from core.generator import Generator  # noqa: E402
+from core.nn.config import GeneratorConfig  # noqa: E402
+from core.nn.generator import Generator  # noqa: E402
 from core.ops import backend  # noqa: E402
 
 

@@ -27,8 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import DiscriminatorConfig, EncoderConfig, GeneratorConfig, InvertFillConfig, RGBBranchConfig  # noqa: E402
-from core.invertfill import InvertFill  # noqa: E402
+from core.nn.config import DiscriminatorConfig, EncoderConfig, GeneratorConfig, InvertFillConfig, RGBBranchConfig  # noqa: E402
+from core.nn.invertfill import InvertFill  # noqa: E402
 from core.ops import backend  # noqa: E402
 from training.config import EncoderTrainConfig, GanTrainConfig  # noqa: E402
 from training.distributed import DistributedContext  # noqa: E402

@@ -31,7 +31,9 @@ def measure(stage: int, stage1_config: dict, stage2_config: dict, steps: int, de
     """Images/s of `steps` training steps of `stage`, with the code on sys.path."""
     import torch
 
-    from core.invertfill import InvertFill
+    sys.path.insert(1, str(HERE / "benchmarks"))
+    from code_trees import import_module
+
     from training.config import EncoderTrainConfig, GanTrainConfig
     from training.distributed import DistributedContext
     from training.stage1 import Stage1Trainer
@@ -46,7 +48,7 @@ def measure(stage: int, stage1_config: dict, stage2_config: dict, steps: int, de
         trainer, batch = stage1, gan.batch
     else:
         encoder = EncoderTrainConfig.from_dict(stage2_config)
-        model = InvertFill(encoder.model_config(gan.generator))
+        model = import_module("core.nn.invertfill").InvertFill(encoder.model_config(gan.generator))
         model.reset_mean_latent()
         trainer, batch = Stage2Trainer(encoder, ctx, model, stage1.discriminator, finetune=False), encoder.batch
     r = gan.resolution

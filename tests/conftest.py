@@ -56,7 +56,7 @@ def join_process_group(rank: int, port: int, world_size: int = 2) -> None:
 
 def make_tiny_generator_config(resolution: int = 32, **overrides):
     """A StyleGAN2 config at `resolution` with 16-dim styles and at most 16 channels."""
-    from core.config import GeneratorConfig
+    from core.nn.config import GeneratorConfig
 
     settings = dict(resolution=resolution, style_dim=TINY_STYLE_DIM, mapping_layers=2, channel_base=4096, channel_max=16)
     return GeneratorConfig(**{**settings, **overrides})
@@ -64,7 +64,7 @@ def make_tiny_generator_config(resolution: int = 32, **overrides):
 
 def make_tiny_invertfill_config(resolution: int = 32, **overrides):
     """A whole InvertFill config at `resolution`, small enough for CPU tests."""
-    from core.config import EncoderConfig, InvertFillConfig, RGBBranchConfig, SoftMeanLatentConfig
+    from core.nn.config import EncoderConfig, InvertFillConfig, RGBBranchConfig, SoftMeanLatentConfig
 
     return InvertFillConfig(
         generator=make_tiny_generator_config(resolution),
@@ -90,8 +90,8 @@ def tiny_invertfill_config():
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A random-weight 32-px InvertFill checkpoint on disk: mean latent drawn, RGB branch and noise on."""
-    from core.checkpoint import save_checkpoint
-    from core.invertfill import InvertFill
+    from core.io.checkpoint import save_checkpoint
+    from core.nn.invertfill import InvertFill
 
     torch.manual_seed(0)
     model = InvertFill(make_tiny_invertfill_config(32))
@@ -222,10 +222,10 @@ def open_main_window(qtbot, user_data, answers, settings_path):
 @pytest.fixture(scope="session")
 def tiny_finetune_base(tmp_path_factory):
     """A random-weight 32-px InvertFill checkpoint with its discriminator (the fine-tune's loss backbone)."""
-    from core.checkpoint import save_checkpoint
-    from core.config import DiscriminatorConfig
-    from core.discriminator import Discriminator
-    from core.invertfill import InvertFill
+    from core.io.checkpoint import save_checkpoint
+    from core.nn.config import DiscriminatorConfig
+    from core.nn.discriminator import Discriminator
+    from core.nn.invertfill import InvertFill
 
     torch.manual_seed(1)
     model = InvertFill(make_tiny_invertfill_config(32))
@@ -254,7 +254,7 @@ def domain_folder(tmp_path):
 @contextmanager
 def another_thread_drawing() -> Iterator[None]:
     """Meanwhile a second thread reseeds and draws from the global RNG, and initialises weights unseeded."""
-    from core import random_init
+    from core.nn import random_init
 
     stop = threading.Event()
 
@@ -273,3 +273,11 @@ def another_thread_drawing() -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+@pytest.fixture
+def nvlabs_modules(monkeypatch):
+    """NVlabs' module names (torch_utils, dnnlib), present while a test writes pickles (tests/nvlabs_pickles.py)."""
+    from nvlabs_pickles import install_nvlabs_modules
+
+    install_nvlabs_modules(monkeypatch)

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from core.atomic_write import UMASK, atomic_write
+from core.io.atomic_write import UMASK, atomic_write
 
 
 def test_a_new_file_gets_the_usual_permissions(tmp_path):

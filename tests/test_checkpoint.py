@@ -7,13 +7,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core import checkpoint as checkpoint_module
-from core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from core.config import DiscriminatorConfig
-from core.discriminator import Discriminator
 from core.errors import InvertFillError
-from core.generator import Generator
-from core.invertfill import InvertFill
+from core.io import checkpoint as checkpoint_module
+from core.io.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from core.nn.config import DiscriminatorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.invertfill import InvertFill
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from core.image_io import Picture, read_image, write_image
+from core.io.image_io import Picture, read_image, write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_fill_writes_the_output_and_keeps_known_pixels(capsys, photo_and_mask, m
 
 
 def test_the_classic_fallback_is_named_in_the_output(capsys, photo_and_mask, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.inpainter.default_model_path", lambda: None)
+    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: None)
     image, mask = photo_and_mask
     code, out, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png")
     assert code == 0 and "classic OpenCV fill (Telea): no InvertFill model was found" in out
@@ -185,8 +185,8 @@ def test_info_describes_a_checkpoint(capsys, tiny_checkpoint):
 def test_export_half_halves_the_file_and_fills_like_the_original(capsys, tiny_checkpoint, photo_and_mask, tmp_path):
     import torch
 
-    from core.checkpoint import load_checkpoint
-    from core.inpainter import Inpainter
+    from core.engine.inpainter import Inpainter
+    from core.io.checkpoint import load_checkpoint
 
     code, out, _ = run(capsys, "export", tiny_checkpoint, "-o", tmp_path / "half.safetensors", "--half", "--domain", "shipped")
     assert code == 0 and "float16" in out
@@ -207,9 +207,9 @@ def test_export_half_halves_the_file_and_fills_like_the_original(capsys, tiny_ch
 def test_export_without_the_discriminator_keeps_the_model_only(capsys, tiny_checkpoint, tmp_path):
     import torch
 
-    from core.checkpoint import load_checkpoint, save_checkpoint
-    from core.config import DiscriminatorConfig
-    from core.discriminator import Discriminator
+    from core.io.checkpoint import load_checkpoint, save_checkpoint
+    from core.nn.config import DiscriminatorConfig
+    from core.nn.discriminator import Discriminator
 
     model = load_checkpoint(tiny_checkpoint).part("invertfill")
     discriminator = Discriminator(DiscriminatorConfig(resolution=32, channel_base=512, channel_max=16))

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.errors import InvertFillError
-from core.image_io import Picture, write_image
+from core.io.image_io import Picture, write_image
 from training import data
 from training.data import ImageFolderDataset, StreamSampler, make_loader
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.fill_methods import ClassicFill
-from core.image_io import Picture, read_image
-from core.inpainter import Inpainter
-from core.masks import bucket_mask
-from core.resources import DEFAULT_MODEL, resource_path
+from core.engine.fill_methods import ClassicFill
+from core.engine.inpainter import Inpainter
+from core.io.image_io import Picture, read_image
+from core.io.resources import DEFAULT_MODEL, resource_path
+from core.masks.generation import bucket_mask
 from training.data import image_files, square_crop
 from training.metrics.pixel import psnr
 
@@ -42,5 +42,5 @@ def test_the_default_model_fills_held_out_scenes_better_than_telea():
         filled = inpainter.fill(Picture(image), hole, "full", seed=0).pictures[0].pixels
         assert np.array_equal(filled[~hole], image[~hole])
         ours.append(psnr(filled[hole], image[hole]))
-        theirs.append(psnr(telea.fill_window(image, hole, 0, 0)[hole], image[hole]))
+        theirs.append(psnr(telea.fill_windows([image], [hole], 0, 0)[0][hole], image[hole]))
     assert np.mean(ours) > np.mean(theirs), (ours, theirs)

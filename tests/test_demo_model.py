@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.fill_methods import ClassicFill
-from core.inpainter import Inpainter
-from core.resources import demo_models, resource_path
+from core.engine.fill_methods import ClassicFill
+from core.engine.inpainter import Inpainter
+from core.io.resources import demo_models, resource_path
 from training.data import image_files
 from training.evaluation import fill_pairs, load_pairs, pixel_scores, write_mask_set
 

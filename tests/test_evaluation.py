@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from app.cli import main
+from core.engine.fill_methods import ClassicFill
 from core.errors import InvertFillError
-from core.fill_methods import ClassicFill
-from core.image_io import Picture, read_image, read_mask, write_image
-from core.masks import BUCKETS
+from core.io.image_io import Picture, read_image, write_image
+from core.masks.generation import BUCKETS
+from core.masks.reading import read_mask
 from training.evaluation import evaluate, load_pairs
 
 

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
+from core.engine.fill_methods import ClassicFill, window_seed
+from core.engine.fill_strategy import fill_rgb8, plan_windows
 from core.errors import InvertFillError
-from core.fill_methods import ClassicFill, window_seed
-from core.fill_strategy import fill_rgb8, plan_windows
 
 
 class PaintRed:
@@ -15,17 +15,22 @@ class PaintRed:
 
     description = "red"
 
-    def __init__(self, resolution: int | None) -> None:
+    def __init__(self, resolution: int | None, windows_per_pass: int = 1) -> None:
         self.resolution = resolution
-        self.calls: list[tuple[tuple[int, ...], int]] = []
+        self.windows_per_pass = windows_per_pass
+        self.calls: list[tuple[list[tuple[int, ...]], int]] = []
 
-    def fill_window(self, rgb8, hole, seed, variation):
-        if self.resolution is not None:
-            assert rgb8.shape == (self.resolution, self.resolution, 3) and hole.shape == rgb8.shape[:2]
-        self.calls.append((rgb8.shape, seed))
-        out = rgb8.copy()
-        out[hole] = (255, 0, 0)
-        return out
+    def fill_windows(self, patches, holes, seed, variation):
+        """Records one call per pass: the shapes of its windows and the seed."""
+        outs = []
+        for rgb8, hole in zip(patches, holes, strict=True):
+            if self.resolution is not None:
+                assert rgb8.shape == (self.resolution, self.resolution, 3) and hole.shape == rgb8.shape[:2]
+            out = rgb8.copy()
+            out[hole] = (255, 0, 0)
+            outs.append(out)
+        self.calls.append(([p.shape for p in patches], seed))
+        return outs
 
 
 def random_holes(rng, h: int, w: int) -> np.ndarray:
@@ -89,7 +94,7 @@ def test_window_seeds_depend_on_seed_variation_and_window():
     assert len(seeds) == 8 and window_seed(5, 1, 2) == window_seed(5, 1, 2)
 
 
-def test_cancel_stops_before_the_next_window():
+def test_cancel_stops_before_the_next_pass():
     hole = np.zeros((600, 800), bool)
     hole[100:120, 100:140] = hole[500:520, 700:730] = True
     cancel = threading.Event()
@@ -109,9 +114,9 @@ def test_a_cancel_during_the_only_window_drops_its_fill():
     cancel = threading.Event()
 
     class CancelledMeanwhile(PaintRed):
-        def fill_window(self, rgb8, hole, seed, variation):
+        def fill_windows(self, patches, holes, seed, variation):
             cancel.set()
-            return super().fill_window(rgb8, hole, seed, variation)
+            return super().fill_windows(patches, holes, seed, variation)
 
     method = CancelledMeanwhile(64)
     assert fill_rgb8(method, np.zeros((600, 800, 3), np.uint8), hole, "crop", cancel=cancel) is None
@@ -126,3 +131,29 @@ def test_classic_fill_interpolates_from_the_surroundings():
     hole[15:25, 5:15] = True
     out = fill_rgb8(ClassicFill("telea"), rgb, hole)
     assert np.abs(out[hole].astype(int) - (0, 0, 200)).max() <= 10
+
+
+def test_a_method_gets_the_windows_of_an_image_in_passes_of_its_own_size():
+    hole = np.zeros((3000, 4000), bool)
+    for top, left in ((200, 300), (200, 3500), (2600, 300), (2600, 3500)):
+        hole[top : top + 40, left : left + 60] = True
+    for per_pass, passes in ((16, [4]), (3, [3, 1]), (1, [1, 1, 1, 1])):
+        method = PaintRed(128, per_pass)
+        out = fill_rgb8(method, np.zeros((3000, 4000, 3), np.uint8), hole, "crop", seed=5)
+        assert (out[hole] == (255, 0, 0)).all() and not out[~hole].any()
+        assert [len(shapes) for shapes, _ in method.calls] == passes
+
+
+def test_a_model_fills_a_batch_of_windows_in_one_pass_as_it_does_on_cuda(tiny_checkpoint):
+    from core.engine.inpainter import Inpainter
+
+    inpainter = Inpainter(tiny_checkpoint, "cpu")
+    assert inpainter.method.windows_per_pass == 1
+    inpainter.method.windows_per_pass = 16
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)
+    hole = np.zeros((300, 400), bool)
+    hole[20:30, 20:30] = hole[250:270, 350:380] = hole[150:160, 200:230] = True
+    assert len(plan_windows(hole, "crop", 32)) == 3
+    first, again = (fill_rgb8(inpainter.method, rgb, hole, "crop", seed=4) for _ in range(2))
+    assert np.array_equal(first, again) and np.array_equal(first[~hole], rgb[~hole]) and not np.array_equal(first[hole], rgb[hole])

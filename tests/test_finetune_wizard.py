@@ -10,9 +10,10 @@ import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QAbstractButton, QWizard
 
-from app.gui.finetune_wizard import PRESETS, PREVIEWS, FinetuneWizard
+from app.gui.finetune_setup import PRESETS, PREVIEWS
+from app.gui.finetune_wizard import FinetuneWizard
 from app.gui.loss_plot import LossPlot
-from core.checkpoint import load_checkpoint
+from core.io.checkpoint import load_checkpoint
 from training.finetune_job import SNAPSHOT_SAMPLES, FinetuneJob
 from training.finetune_timing import FinetuneTiming
 from training.folder_scan import MINIMUM_IMAGES, scan_image_folder
@@ -278,8 +279,8 @@ def test_without_a_model_the_task_page_says_what_is_missing_and_how_to_get_one(q
     note = wizard.task_page.base_note.text()
     assert not next_enabled(wizard) and "No model to start from" in note
     assert "Load checkpoint" in note and "invertfill train-encoder" in note and "training.md" in note
-    from core.checkpoint import save_checkpoint
-    from core.generator import Generator
+    from core.io.checkpoint import save_checkpoint
+    from core.nn.generator import Generator
 
     gan = load_checkpoint(tiny_finetune_base).part("invertfill").generator
     save_checkpoint(tmp_path / "gan.safetensors", {"generator": Generator(gan.config)}, stage="stylegan2")

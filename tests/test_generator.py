@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from core.config import DiscriminatorConfig, GeneratorConfig
-from core.discriminator import Discriminator, minibatch_stddev
-from core.generator import Generator
-from core.layers import ModulatedConv2d, StyledConv
+from core.nn.config import DiscriminatorConfig, GeneratorConfig
+from core.nn.discriminator import Discriminator, minibatch_stddev
+from core.nn.generator import Generator
+from core.nn.layers import ModulatedConv2d, StyledConv
 from core.ops import setup_filter, upfirdn2d
 
 

@@ -7,7 +7,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolBar
 
-from core.mask_edit import Region, bounding_region
+from core.masks.editing import Region, bounding_region
 from tests.gui_helpers import drag, write_photo
 
 pytestmark = pytest.mark.gui

@@ -13,7 +13,8 @@ from PySide6.QtCore import QSettings, Qt
 
 from app.gui.preferences import Preferences
 from app.gui.shortcuts_dialog import shortcut_rows
-from core.image_io import read_image, read_mask
+from core.io.image_io import read_image
+from core.masks.reading import read_mask
 from tests.gui_helpers import drag, drop, wait_idle, write_photo
 
 pytestmark = pytest.mark.gui
@@ -43,7 +44,7 @@ def test_open_from_the_dialog_and_the_recent_menu(open_main_window, answers, tmp
 
 def test_ctrl_o_and_painting_do_not_wait_for_the_model_to_load(qtbot, user_data, answers, settings_path, tiny_checkpoint, monkeypatch, tmp_path):
     from app.gui.main_window import MainWindow
-    from core.inpainter import Inpainter
+    from core.engine.inpainter import Inpainter
 
     loaded = threading.Event()
     load = Inpainter.__init__
@@ -294,7 +295,7 @@ def test_a_loaded_checkpoint_is_remembered(open_main_window, tiny_checkpoint, an
 
 
 def test_the_model_menu_lists_the_bundled_demo_models_and_loads_one(open_main_window, tiny_checkpoint, qtbot, monkeypatch):
-    monkeypatch.setattr("app.gui.main_window.demo_models", lambda: [tiny_checkpoint])
+    monkeypatch.setattr("app.gui.window_model.demo_models", lambda: [tiny_checkpoint])
     window = open_main_window()
     window.model_menu.aboutToShow.emit()
     demos = [a for a in window.model_menu.actions() if a.text().startswith("Demo: ")]

@@ -10,8 +10,8 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QToolBar
 
 from app.gui.variations_dialog import thumbnail_region
-from core.inpainter import Inpainter
-from core.mask_edit import Region, bounding_region
+from core.engine.inpainter import Inpainter
+from core.masks.editing import Region, bounding_region
 from tests.gui_helpers import write_photo
 
 pytestmark = pytest.mark.gui

@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core import image_io
 from core.errors import InvertFillError
-from core.image_io import Picture, exif_orientation, read_image, read_mask, write_image
+from core.io import image_io
+from core.io.image_io import Picture, exif_orientation, read_image, write_image
+from core.masks.reading import read_mask
 
 
 def noise(h: int, w: int, c: int, dtype=np.uint8, seed: int = 0) -> np.ndarray:

@@ -1,17 +1,19 @@
 """The engine with a tiny checkpoint: hard constraint, modes, seeds, variations, fallback, batch."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import another_thread_drawing
 
-from core import resources
-from core.batch import pair_images_with_masks, run_batch
+from core.engine.batch import pair_images_with_masks, run_batch
+from core.engine.fill_methods import ModelFill
+from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
-from core.fill_methods import ModelFill
-from core.image_io import Picture, read_image, write_image
-from core.inpainter import Inpainter, fit_mask
+from core.io import resources
+from core.io.image_io import Picture, read_image, write_image
+from core.masks.reading import fit_mask
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def test_mask_of_another_size_is_resized_by_nearest_neighbour_with_a_note():
 
 
 def test_without_any_model_the_classic_fill_is_used_and_named(monkeypatch):
-    monkeypatch.setattr("core.inpainter.default_model_path", lambda: None)
+    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: None)
     inpainter = Inpainter(device="cpu")
     assert inpainter.is_classic
     picture = Picture(np.full((30, 30, 3), 120, np.uint8))
@@ -200,3 +202,9 @@ def test_cuda_fill_runs_in_half_precision_and_keeps_known_pixels(tiny_checkpoint
     full.method = ModelFill(full.method.model.float(), full.device, torch.float32, "fp32")
     reference = full.fill(picture, hole, seed=0).pictures[0]
     assert np.abs(filled.pixels[hole].astype(int) - reference.pixels[hole]).mean() < 3
+
+
+def test_bundled_resources_are_found_in_the_project_folder_when_run_from_source():
+    root = Path(__file__).resolve().parents[1]
+    assert resources.resource_path("samples", "countryside.png") == root / "resources" / "samples" / "countryside.png"
+    assert resources.resource_path("samples", "countryside.png").is_file()

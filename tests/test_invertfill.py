@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from core.config import InvertFillConfig
 from core.errors import InvertFillError
-from core.invertfill import InvertFill
-from core.pre_modulation import instance_norm, style_levels
-from core.soft_mean_latent import SoftMeanLatent
+from core.nn.config import InvertFillConfig
+from core.nn.invertfill import InvertFill
+from core.nn.pre_modulation import instance_norm, style_levels
+from core.nn.soft_mean_latent import SoftMeanLatent
 
 
 def masked_batch(resolution: int, n: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import DiscriminatorConfig
-from core.discriminator import Discriminator
 from core.errors import InvertFillError
-from core.generator import Generator
-from core.invertfill import InvertFillOutput, compose
+from core.nn.config import DiscriminatorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.invertfill import InvertFillOutput, compose
 from training import vgg16
 from training.gan_losses import PathLengthRegularizer
 from training.losses import (

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from core.errors import InvertFillError
-from core.image_io import Picture, write_image
-from core.masks import (
+from core.io.image_io import Picture, write_image
+from core.masks.generation import (
     BUCKETS,
     MaskFolder,
     MaskSampler,

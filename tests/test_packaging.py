@@ -100,7 +100,7 @@ def test_the_build_warnings_name_no_missing_module_of_the_app(frozen_build):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_frozen_app_runs_a_fine_tune_job_as_the_wizard_starts_it(frozen_build, tiny_finetune_base, domain_folder, tmp_path):
-    from core.checkpoint import load_checkpoint
+    from core.io.checkpoint import load_checkpoint
     from training.finetune_job import FinetuneJob
 
     bundle, _ = frozen_build

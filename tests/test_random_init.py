@@ -6,10 +6,10 @@ from pathlib import Path
 import torch
 from conftest import another_thread_drawing
 
-from core import random_init
-from core.config import InvertFillConfig
-from core.invertfill import InvertFill
-from core.random_init import seeded_initialization
+from core.nn import random_init
+from core.nn.config import InvertFillConfig
+from core.nn.invertfill import InvertFill
+from core.nn.random_init import seeded_initialization
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOBAL_RNG_CALLS = ("torch.manual_seed(", "torch.random.manual_seed(", "torch.cuda.manual_seed", "fork_rng(")

@@ -14,7 +14,7 @@ import pytest
 from conftest import make_tiny_generator_config, make_tiny_invertfill_config
 from safetensors import safe_open
 
-from core.checkpoint import load_checkpoint
+from core.io.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "recipes" / "scenes256"
@@ -75,7 +75,7 @@ def test_the_recipe_splits_trains_exports_and_evaluates(tmp_path):
 
     assert len(list((work / "masks" / "nvidia").iterdir())) == 6
     report = (work / "eval" / "report.md").read_text()
-    assert all(name in report for name in ("| invertfill |", "| Telea |", "| Navier–Stokes |", "hard PSNR", "extreme SSIM", "all PSNR", "nvidia PSNR"))
+    assert all(name in report for name in ("| invertfill |", "| Telea |", "| Navier–Stokes |", "| PatchMatch |", "hard PSNR", "extreme SSIM", "all PSNR", "nvidia PSNR"))
 
 
 FACES_RECIPE = ROOT / "training" / "recipes" / "faces64"
@@ -109,7 +109,7 @@ def test_the_faces_recipe_pauses_resumes_skips_finished_stages_and_reports_every
     assert "stage1: done" in second.stdout and "stage2-full: done" in second.stdout
     assert sorted((work / "stage1" / "checkpoints").glob("network-*.safetensors")) == stage1_checkpoints
     report = (work / "eval" / "report.md").read_text()
-    for method in ("full", "wplus", "Telea", "Navier"):
+    for method in ("full", "wplus", "Telea", "Navier", "PatchMatch"):
         assert method in report
     assert "seam" in report
     figures = {p.name for p in (work / "figures").iterdir()}

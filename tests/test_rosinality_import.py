@@ -6,14 +6,14 @@ import collections
 import pytest
 import torch
 
-from core.config import DiscriminatorConfig, GeneratorConfig
-from core.discriminator import Discriminator
 from core.errors import InvertFillError
-from core.gan_import import import_gan
-from core.generator import Generator
+from core.io.gan_import import import_gan
+from core.io.rosinality_import import infer_config
+from core.nn.config import DiscriminatorConfig, GeneratorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.random_init import seeded_initialization
 from core.ops import setup_filter
-from core.random_init import seeded_initialization
-from core.rosinality_import import infer_config
 
 BLUR = setup_filter([1, 3, 3, 1])
 

@@ -14,14 +14,13 @@ import torch.multiprocessing as mp
 from conftest import free_port, join_process_group, make_tiny_generator_config
 
 from app.cli import main
-from core.checkpoint import load_checkpoint
-from core.config import DiscriminatorConfig
-from core.image_io import Picture, write_image
+from core.io.checkpoint import load_checkpoint
+from core.io.image_io import Picture, write_image
+from core.nn.config import DiscriminatorConfig
 from training.config import GanTrainConfig
 from training.distributed import DistributedContext
 from training.run_folder import load_resume_state
 from training.stage1 import Stage1Trainer, train_stylegan2
-
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,16 +9,16 @@ import torch.multiprocessing as mp
 from conftest import free_port, join_process_group, make_tiny_generator_config, make_tiny_invertfill_config
 
 from app.cli import main
-from core.checkpoint import load_checkpoint, save_checkpoint
-from core.config import DiscriminatorConfig
-from core.discriminator import Discriminator
+from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
-from core.generator import Generator
-from core.image_io import Picture, write_image
-from core.inpainter import Inpainter
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.image_io import Picture, write_image
+from core.nn.config import DiscriminatorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
 from training.config import EncoderTrainConfig
 from training.distributed import DistributedContext
-from training.stage2 import Stage2Trainer, build_model, finetune, train_encoder
+from training.stage2 import Stage2Trainer, build_model, finetune_config, train_encoder
 
 CPU = DistributedContext(0, 1, torch.device("cpu"))
 
@@ -127,8 +127,9 @@ def test_resuming_reproduces_the_uninterrupted_run(gan_checkpoint, image_folder,
 def test_finetuning_changes_only_the_encoder_side(gan_checkpoint, image_folder, tmp_path):
     base = train_encoder(tiny_encoder_config(), gan_checkpoint, image_folder, tmp_path / "base", device="cpu")
     reports = []
-    tuned = finetune(base.checkpoint, image_folder, tmp_path / "tuned", masks="outpaint", domain="paintings", device="cpu",
-                     kimg=0.008, batch=4, workers=0, tick_kimg=0.004, progress=reports.append)
+    config = finetune_config(base.checkpoint, "outpaint", kimg=0.008, batch=4, workers=0, tick_kimg=0.004)
+    tuned = train_encoder(config, base.checkpoint, image_folder, tmp_path / "tuned", finetune=True, domain="paintings", device="cpu",
+                          progress=reports.append)
     model = load_checkpoint(tuned.checkpoint)
     assert model.domain == "paintings" and model.stage == "finetune" and reports
     before, after = base.model, model.part("invertfill")
@@ -140,7 +141,7 @@ def test_finetuning_changes_only_the_encoder_side(gan_checkpoint, image_folder, 
 
 def test_finetuning_needs_a_complete_model_and_a_refused_start_leaves_no_run_folder(gan_checkpoint, image_folder, tmp_path):
     with pytest.raises(InvertFillError, match="not a complete InvertFill model"):
-        finetune(gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
+        train_encoder(EncoderTrainConfig(), gan_checkpoint, image_folder, tmp_path / "run", finetune=True, device="cpu")
     assert not (tmp_path / "run").exists()
 
 
@@ -190,7 +191,7 @@ def test_two_gloo_processes_keep_identical_models(gan_checkpoint, image_folder, 
 
 
 def test_fill_grids_show_one_row_per_kind(gan_checkpoint, image_folder, tmp_path):
-    from core.image_io import read_image
+    from core.io.image_io import read_image
 
     train_encoder(tiny_encoder_config(samples=3), gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
     grid = read_image(next((tmp_path / "run" / "samples").glob("fills-*.png"))).pixels

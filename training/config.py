@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 
-from core.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig, Serializable
 from core.errors import InvertFillError
-
-from .losses import LossWeights
+from core.nn.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig, Serializable
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,33 @@ DEFAULT_MASK_MIX = {"all": 0.5, "hard": 0.15, "extreme": 0.15, "outpaint": 0.2}
 
 
 @dataclass(frozen=True)
+class LossWeights(Serializable):
+    """Weights of Eq. 7. valid…tv are the partial-convolution weights that RFR and the paper use;
+    msr and fid are our choice (the paper gives no values): msr = 1 keeps the encoder's images
+    on a par with the inpainting loss, fid = 0.01 pulls w* gently towards w̄ (‖w* − w̄‖₂ is
+    tens to hundreds for 14×512 codes)."""
+
+    valid: float = 1.0
+    hole: float = 6.0
+    perceptual: float = 0.05
+    style: float = 120.0
+    tv: float = 0.1
+    msr: float = 1.0
+    fid: float = 0.01
+
+    def __post_init__(self) -> None:
+        for weight in fields(self):
+            value = getattr(self, weight.name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise InvertFillError(f"loss weight {weight.name} must be a finite number ≥ 0, got {value!r}")
+
+
+@dataclass(frozen=True)
 class EncoderTrainConfig(Serializable):
     """Stage 2 (and the domain fine-tune): encoder, pre-modulation and RGB branch with a frozen generator.
 
     `model` is the InvertFill config whose generator part is replaced by the GAN checkpoint's.
-    masks: mixture weights over core.masks' buckets ("hard", "extreme", "all"), "outpaint" and
+    masks: mixture weights over core.masks.generation' buckets ("hard", "extreme", "all"), "outpaint" and
     "folder" (masks read from `mask_folder`). backbone: "vgg16" (needs the torchvision VGG16
     file, see training/vgg16.py) or "discriminator" (the stage-1 discriminator's features).
     train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).

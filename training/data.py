@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.errors import InvertFillError
-from core.image_io import IMAGE_SUFFIXES, read_image
+from core.io.image_io import IMAGE_SUFFIXES, read_image
 
 CROPS = ("center", "random")
 FORMATS = "PNG, JPEG, WebP, BMP, TIFF"

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from core.device import resolve_device
+from core.engine.device import resolve_device
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from core import __version__
-from core.atomic_write import atomic_write
+from core.engine.fill_methods import FillMethod
+from core.engine.fill_strategy import fill_rgb8
 from core.errors import InvertFillError
-from core.fill_methods import FillMethod
-from core.fill_strategy import fill_rgb8
-from core.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image
-from core.masks import BUCKETS, MAX_TRIES, MaskFolder, coverage_of, mask_set
+from core.io.atomic_write import atomic_write
+from core.io.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image
+from core.masks.generation import BUCKETS, MAX_TRIES, MaskFolder, coverage_of, mask_set
 
 from .data import image_files, square_crop
 from .metrics.fid import cached_statistics, compute_features, feature_statistics, frechet_distance
@@ -57,7 +57,7 @@ def write_mask_set(bucket: str, n: int, resolution: int, seed: int, out: str | o
         "n": n,
         "resolution": resolution,
         "seed": seed,
-        "generator": {"module": "core.masks", "max_tries": MAX_TRIES, "invertfill_studio": __version__},
+        "generator": {"module": "core.masks.generation", "max_tries": MAX_TRIES, "invertfill_studio": __version__},
         "set_hash": digest.hexdigest(),
         "masks": entries,
     }

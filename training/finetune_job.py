@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic_write import atomic_write
-from core.config import Serializable
+from core.engine.inpainter import Inpainter
+from core.engine.progress import Progress
 from core.errors import InvertFillError
-from core.image_io import Picture, read_image, write_image
-from core.inpainter import Inpainter
-from core.masks import bucket_mask
-from core.progress import Progress
+from core.io.atomic_write import atomic_write
+from core.io.image_io import Picture, read_image, write_image
+from core.masks.generation import bucket_mask
+from core.nn.config import Serializable
 
 from .data import square_crop
-from .stage2 import finetune
+from .stage2 import finetune_config, train_encoder
 
 MAX_TICK_STEPS = 10
 SNAPSHOT_SAMPLES = 2
@@ -153,8 +153,9 @@ def run_job(spec: str | Path) -> int:
                 path = fill_preview(Inpainter(snapshots[-1], "cpu"), job, previews / f"preview-{progress.done:09d}.png")
                 emit({"type": "preview", "path": str(path), "done": progress.done})
 
-        result = finetune(job.model, job.data, run_dir, job.masks, job.domain, job.device, report, cancel,
-                          exclude=frozenset(Path(p) for p in job.exclude), **loop_settings(job))
+        config = finetune_config(job.model, job.masks, **loop_settings(job))
+        result = train_encoder(config, job.model, job.data, run_dir, finetune=True, domain=job.domain, device=job.device,
+                               progress=report, cancel=cancel, exclude=frozenset(Path(p) for p in job.exclude))
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(Path(job.output)) as tmp:
             shutil.copyfile(result.checkpoint, tmp)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.device import resolve_device
+from core.engine.device import resolve_device
 
 from .config import EncoderTrainConfig
 from .distributed import DistributedContext

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvertFillError
-from core.image_io import read_image
+from core.io.image_io import read_image
 
 from .data import image_files
 

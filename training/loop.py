@@ -10,7 +10,7 @@ from typing import Protocol
 
 import torch
 
-from core.progress import Progress, ProgressCallback
+from core.engine.progress import Progress, ProgressCallback
 
 from .run_folder import RunFolder
 

@@ -2,7 +2,7 @@
 
 L = L_valid + 6·L_hole + 0.05·L_perc + 120·L_style + 0.1·L_tv + λ_msr·L_msr + λ_fid·L_fid
 
-Choices where the paper is silent (written down here, see also LossWeights):
+Choices where the paper is silent (written down here, see also training.config.LossWeights):
 - L1 terms are normalised by the number of elements of the whole tensor, as Liu et al. 2018
   (partial convolutions) do, so a term weighs in proportion to its region's size; TV likewise.
 - Perceptual and style losses compare the output and the composition with the target on a
@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.config import Serializable
-from core.discriminator import Discriminator
 from core.errors import InvertFillError
-from core.invertfill import InvertFillOutput
+from core.nn.discriminator import Discriminator
+from core.nn.invertfill import InvertFillOutput
 
+from .config import LossWeights
 from .vgg16 import VGG16Features, load_vgg16
 
 MIN_BACKBONE_SIZE = 32
@@ -46,28 +45,6 @@ class FeatureBackbone(Protocol):
     """images (N, 3, H, W) in [-1, 1] -> feature maps [(N, C_k, H_k, W_k), ...]; frozen."""
 
     def __call__(self, images: Tensor) -> list[Tensor]: ...
-
-
-@dataclass(frozen=True)
-class LossWeights(Serializable):
-    """Weights of Eq. 7. valid…tv are the partial-convolution weights that RFR and the paper use;
-    msr and fid are our choice (the paper gives no values): msr = 1 keeps the encoder's images
-    on a par with the inpainting loss, fid = 0.01 pulls w* gently towards w̄ (‖w* − w̄‖₂ is
-    tens to hundreds for 14×512 codes)."""
-
-    valid: float = 1.0
-    hole: float = 6.0
-    perceptual: float = 0.05
-    style: float = 120.0
-    tv: float = 0.1
-    msr: float = 1.0
-    fid: float = 0.01
-
-    def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InvertFillError(f"loss weight {field.name} must be a finite number ≥ 0, got {value!r}")
 
 
 class DiscriminatorFeatures(nn.Module):

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.atomic_write import atomic_write
 from core.errors import InvertFillError
-from core.image_io import Picture, write_image
+from core.io.atomic_write import atomic_write
+from core.io.image_io import Picture, write_image
 
 RESUME_FILE = "resume.pt"
 

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.checkpoint import load_checkpoint, save_checkpoint
-from core.device import training_autocast
-from core.discriminator import Discriminator
+from core.engine.device import training_autocast
+from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.gan_import import import_gan, is_foreign_gan_file
-from core.generator import Generator
-from core.progress import ProgressCallback
-from core.random_init import seeded_initialization
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.gan_import import import_gan, is_foreign_gan_file
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.random_init import seeded_initialization
 
 from .augment import AdaptiveAugment, AugmentController
 from .config import GanTrainConfig

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.checkpoint import load_checkpoint, save_checkpoint
-from core.device import training_autocast
-from core.discriminator import Discriminator
+from core.engine.device import training_autocast
+from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.gan_import import import_gan, is_foreign_gan_file
-from core.generator import Generator
-from core.invertfill import InvertFill
-from core.masks import MaskSampler
-from core.progress import ProgressCallback
-from core.random_init import seeded_initialization
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.gan_import import import_gan, is_foreign_gan_file
+from core.masks.generation import MaskSampler
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.invertfill import InvertFill
+from core.nn.random_init import seeded_initialization
 
 from .config import EncoderTrainConfig
 from .data import ImageFolderDataset, make_loader
@@ -60,7 +60,7 @@ class Pretrained:
 
 def load_pretrained(path: Path) -> Pretrained:
     """The networks a stage-2 run can start from: a stage-1 checkpoint (generator and
-    discriminator), a published StyleGAN2 (rosinality `.pt`, NVlabs `.pkl`; see core.gan_import),
+    discriminator), a published StyleGAN2 (rosinality `.pt`, NVlabs `.pkl`; see core.io.gan_import),
     or a complete InvertFill checkpoint."""
     if is_foreign_gan_file(path):
         gan = import_gan(path)
@@ -245,26 +245,3 @@ def finetune_config(model_path: str | Path, masks: str = "free-form", **settings
         backbone="discriminator" if has_discriminator else "vgg16",
     )
     return EncoderTrainConfig(**{**defaults, **settings})
-
-
-def finetune(
-    model_path: str | Path,
-    data: str | Path,
-    out: str | Path,
-    masks: str = "free-form",
-    domain: str | None = None,
-    device: str = "auto",
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-    exclude: frozenset[Path] = frozenset(),
-    **settings,
-) -> Stage2Result:
-    """Adapt an InvertFill model to the images of `data` by training only its encoder (the paper's RQ3).
-
-    `settings` override EncoderTrainConfig fields (kimg, batch, lr, …); progress and cancel as for
-    every long function; the result's checkpoint carries `domain` (default: the folder's name);
-    images of `data` in `exclude` are kept out of training (held-out previews, duplicates).
-    """
-    config = finetune_config(model_path, masks, **settings)
-    return train_encoder(config, model_path, data, out, finetune=True, domain=domain, device=device, progress=progress,
-                         cancel=cancel, exclude=exclude)

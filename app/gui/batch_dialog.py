@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.batch import BatchReport, images_in, pair_images_with_masks
+from core.engine.batch import BatchReport, images_in, pair_images_with_masks
+from core.engine.progress import Progress
 from core.errors import InvertFillError
-from core.image_io import Picture, write_image
-from core.progress import Progress
+from core.io.image_io import Picture, write_image
 
 from . import dialogs
 from .engine import Engine

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import mask_edit
-from core.mask_edit import Region
+from core.masks import editing
+from core.masks.editing import Region
 
 from .document import Document
 from .qt_image import image_view
@@ -207,7 +207,7 @@ class CanvasView(QGraphicsView):
 
     def _start_stroke(self, pos: QPointF) -> None:
         before = self.document.mask.copy()
-        region = mask_edit.paint_segment(self.document.mask, (pos.x(), pos.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
+        region = editing.paint_segment(self.document.mask, (pos.x(), pos.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
         self._stroke = (before, pos, region)
         self._mask_changed(region)
 
@@ -222,7 +222,7 @@ class CanvasView(QGraphicsView):
             return
         if self._stroke is not None:
             before, last, region = self._stroke
-            segment = mask_edit.paint_segment(self.document.mask, (last.x(), last.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
+            segment = editing.paint_segment(self.document.mask, (last.x(), last.y()), (pos.x(), pos.y()), self.brush_image_size / 2, self._paint_value())
             self._stroke = (before, pos, region.union(segment))
             self._mask_changed(segment)
             return
@@ -250,7 +250,7 @@ class CanvasView(QGraphicsView):
             start, self._rectangle_start = self._rectangle_start, None
             self._rubber_band.setVisible(False)
             before_full = mask.copy()
-            region = mask_edit.paint_rectangle(mask, (start.x(), start.y()), (pos.x(), pos.y()), 1)
+            region = editing.paint_rectangle(mask, (start.x(), start.y()), (pos.x(), pos.y()), 1)
             before_region = before_full[region.slices].copy()
             text = "Rectangle"
             self._mask_changed(region)

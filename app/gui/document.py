@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.image_io import Picture, read_image, write_image
-from core.mask_edit import Region, whole
+from core.io.image_io import Picture, read_image, write_image
+from core.masks.editing import Region, whole
 
 from .qt_image import display_pixels
 

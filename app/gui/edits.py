@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from core.mask_edit import Region
+from core.masks.editing import Region
 
 from .document import Document
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.batch import BatchJob, run_batch
+from core.engine.batch import BatchJob, run_batch
+from core.engine.fill_registry import MODEL
+from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
-from core.image_io import Picture
-from core.inpainter import Inpainter
+from core.io.image_io import Picture
 
 
 def _describe_failure(error: BaseException) -> str:
@@ -57,9 +58,9 @@ class EngineWorker(EngineAnswers):
             failed(_describe_failure(error))
             return False, None
 
-    @Slot(object, str)
-    def load_model(self, checkpoint: Path | None, device: str) -> None:
-        ok, inpainter = self._run(lambda: Inpainter(checkpoint, device), self.model_failed.emit)
+    @Slot(object, str, str)
+    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL) -> None:
+        ok, inpainter = self._run(lambda: Inpainter(checkpoint, device, method), self.model_failed.emit)
         if ok:
             self.inpainter = inpainter
             self.model_loaded.emit(inpainter)
@@ -98,7 +99,7 @@ class Engine(EngineAnswers):
     """
 
     busy_changed = Signal(bool)
-    _load_requested = Signal(object, str)
+    _load_requested = Signal(object, str, str)
     _fill_requested = Signal(int, object, object, str, object, int, object)
     _batch_requested = Signal(object, str, int, object)
 
@@ -167,10 +168,11 @@ class Engine(EngineAnswers):
     def _batch_failed(self, message: str) -> None:
         self._answer(self.batch_failed, message)
 
-    def load_model(self, checkpoint: Path | None, device: str) -> None:
-        """Load `checkpoint` (None: the embedded default) on `device`; answers model_loaded or model_failed."""
+    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL) -> None:
+        """Load `checkpoint` (None: the embedded default) on `device`, or the classic fill `method`
+        (core.engine.fill_registry); answers model_loaded or model_failed."""
         self._start()
-        self._load_requested.emit(checkpoint, device)
+        self._load_requested.emit(checkpoint, device, method)
 
     def fill(self, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None = None, variations: int = 1) -> int:
         """Fill a copy of `picture`; returns the job number that fill_finished / fill_failed will carry.

@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from app.user_data import settings_file
-from core.fill_strategy import STRATEGIES
+from core.engine.fill_registry import METHOD_KEYS, MODEL
+from core.engine.fill_strategy import STRATEGIES
 
 RECENT_LIMIT = 10
 BRUSH_RANGE = (1, 500)
@@ -66,6 +67,15 @@ class Preferences:
     @model.setter
     def model(self, value: str) -> None:
         self._set("engine/model", value)
+
+    @property
+    def fill_method(self) -> str:
+        """The fill method to start with: "invertfill" (the model above) or a classic fill's key."""
+        return self._choice("engine/method", MODEL, METHOD_KEYS)
+
+    @fill_method.setter
+    def fill_method(self, value: str) -> None:
+        self._set("engine/method", value)
 
     @property
     def variations(self) -> int:

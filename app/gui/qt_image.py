@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
-from core.image_io import Picture
+from core.io.image_io import Picture
 
 
 def display_pixels(picture: Picture) -> np.ndarray:

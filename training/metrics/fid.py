@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.atomic_write import atomic_write
 from core.errors import InvertFillError
+from core.io.atomic_write import atomic_write
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,8 @@
 # 4. export: the full model in float16 without its discriminator (WORK/faces64.safetensors, to ship as the
 #    bundled demo model resources/models/faces64-demo.safetensors once it beats the classic fills);
 # 5. eval: hard, extreme and all masks on the held-out faces, every variant against OpenCV Telea
-#    and Navier-Stokes, with PSNR, SSIM and seam (WORK/eval/report.md, examples-*.png).
+#    and Navier-Stokes (and PatchMatch when pypatchmatch is installed), with PSNR, SSIM and seam
+#    (WORK/eval/report.md, examples-*.png).
 # Resumable: this invocation trains for at most MINUTES in all, then saves, writes "paused" to
 # WORK/status and exits 0; running the script again continues every stage exactly where it
 # stopped, and skips the finished ones (WORK/<stage>/done). WORK/status names the step under
@@ -100,6 +101,6 @@ models=()
 for variant in $VARIANTS; do models+=(--model "$variant=$(last_checkpoint "$WORK/stage2-$variant")"); done
 invertfill eval --images "$WORK/heldout" --res "$RES" --device "$DEVICE" \
   --masks "hard=$WORK/masks/hard" --masks "extreme=$WORK/masks/extreme" --masks "all=$WORK/masks/all" \
-  "${models[@]}" --baseline telea --baseline ns -o "$WORK/eval"
+  "${models[@]}" "${BASELINES[@]}" -o "$WORK/eval"
 "$PYTHON" "$CONFIGS/figures.py" "$WORK"
 step done

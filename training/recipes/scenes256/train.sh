@@ -65,5 +65,5 @@ find -H "$NVIDIA_MASKS" -maxdepth 1 -iname '*.png' | LC_ALL=C sort | awk -v step
   head -n "$EVAL_MASKS" | while read -r file; do ln -s "$(realpath "$file")" "$WORK/masks/nvidia/"; done
 invertfill eval --images "$WORK/heldout" --res "$RES" --device "$DEVICE" \
   --masks "hard=$WORK/masks/hard" --masks "extreme=$WORK/masks/extreme" --masks "all=$WORK/masks/all" --masks "nvidia=$WORK/masks/nvidia" \
-  --model "invertfill=$WORK/default.safetensors" --baseline telea --baseline ns -o "$WORK/eval"
+  --model "invertfill=$WORK/default.safetensors" "${BASELINES[@]}" -o "$WORK/eval"
 step done

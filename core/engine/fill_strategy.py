@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import InvertFillError
+from core.errors import InvertFillError
+
 from .fill_methods import FillMethod, window_seed
 from .progress import Progress, ProgressCallback
 
@@ -86,8 +87,8 @@ def _cut(array: np.ndarray, window: Window, reflect: bool) -> np.ndarray:
     return cv2.copyMakeBorder(inside, *pads, border, value=0)
 
 
-def _fill_window(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Window, seed: int, variation: int, index: int) -> None:
-    """Fill one window of rgb8 (H, W, 3) in place where `hole` is set, then mark it known."""
+def _prepare(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """The window's pixels and hole at the method's size: (S, S, 3) uint8 and (S, S) bool."""
     patch = _cut(rgb8, window, reflect=True)
     patch_hole = _cut(hole.astype(np.uint8), window, reflect=False)
     size = method.resolution or window.side
@@ -95,8 +96,12 @@ def _fill_window(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window:
         shrink = cv2.INTER_AREA if window.side > size else cv2.INTER_CUBIC
         patch = cv2.resize(patch, (size, size), interpolation=shrink)
         patch_hole = cv2.resize(patch_hole.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) > 0
-    filled = method.fill_window(patch, patch_hole.astype(bool), window_seed(seed, variation, index), variation)
-    if size != window.side:
+    return patch, patch_hole.astype(bool)
+
+
+def _paste(filled: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, window: Window) -> None:
+    """Copy a filled window (S, S, 3) into rgb8 (H, W, 3) where `hole` is still set, then mark it known."""
+    if filled.shape[0] != window.side:
         filled = cv2.resize(filled, (window.side, window.side), interpolation=cv2.INTER_CUBIC)
     h, w = hole.shape
     top, left = max(window.top, 0), max(window.left, 0)
@@ -119,19 +124,28 @@ def fill_rgb8(
 ) -> np.ndarray | None:
     """rgb8: (H, W, 3) uint8, hole: (H, W) bool -> a filled copy; None if cancelled.
 
-    Known pixels are copied unchanged; later windows see the fills of earlier ones. `cancel` is
-    checked before and after every window, so a cancel during the last one also returns None.
+    The windows go to the method `method.windows_per_pass` at a time (an InvertFill model on CUDA
+    fills up to 16 in one forward pass), cut from the image as the earlier passes left it; each
+    pastes the hole pixels that no window before it has filled, largest region first, so later
+    passes see the fills of earlier ones. Known pixels are copied unchanged.
+    `cancel` is checked before and after every pass, so a cancel during the last one also returns None.
     """
     assert rgb8.shape[:2] == hole.shape and rgb8.dtype == np.uint8, (rgb8.shape, hole.shape, rgb8.dtype)
     windows = plan_windows(hole, strategy, method.resolution)
     result, remaining = rgb8.copy(), hole.copy()
-    for index, window in enumerate(windows):
+    per_pass = method.windows_per_pass
+    for first in range(0, len(windows), per_pass):
         if cancel is not None and cancel.is_set():
             return None
-        _fill_window(method, result, remaining, window, seed, variation, index)
+        batch = windows[first : first + per_pass]
+        patches, holes = zip(*(_prepare(method, result, remaining, window) for window in batch))
+        filled = method.fill_windows(list(patches), list(holes), window_seed(seed, variation, first // per_pass), variation)
         if cancel is not None and cancel.is_set():
             return None
+        for window, patch in zip(batch, filled, strict=True):
+            _paste(patch, result, remaining, window)
         if progress is not None:
-            progress(Progress(index + 1, len(windows), f"filled region {index + 1} of {len(windows)}"))
+            done = first + len(batch)
+            progress(Progress(done, len(windows), f"filled {done} of {len(windows)} region{'s' if len(windows) != 1 else ''}"))
     assert not remaining.any(), "the windows must cover every hole pixel"
     return result

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
-from .config import GeneratorConfig, channel_settings
-from .discriminator import Discriminator
-from .errors import InvertFillError
-from .generator import Generator
+from core.errors import InvertFillError
+from core.nn.config import GeneratorConfig, channel_settings
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
 
 C = TypeVar("C")
 

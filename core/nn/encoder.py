@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from core.ops import setup_filter, upsample2d
+
 from .config import EncoderConfig, channel_table
 from .layers import ConvLayer, EqualLinear, ResBlock
-from .ops import setup_filter, upsample2d
 
 PYRAMID_SCALES = (16, 8, 4)
 """Downsampling factor of the pyramid levels, coarse to fine: O_E¹ is R/16, O_E² R/8, O_E³ R/4."""

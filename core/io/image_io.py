@@ -1,9 +1,8 @@
-"""Reading and writing images and masks (DESIGN §2).
+"""Reading and writing images (DESIGN §2); mask files are read by core.masks.reading.
 
 Images keep their own layout: `Picture.pixels` is (H, W, C) with C = 1 (gray), 3 (RGB) or
 4 (RGBA), uint8 or uint16, channels in RGB order; palette images arrive as RGB(A). The EXIF
-orientation is applied on reading. Masks are read as bool (H, W): True = hole, for pixels
-brighter than half the range after conversion to gray. Writes are atomic.
+orientation is applied on reading. Writes are atomic.
 """
 
 from __future__ import annotations
@@ -16,8 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.errors import InvertFillError
+
 from .atomic_write import atomic_write
-from .errors import InvertFillError
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
@@ -156,23 +156,17 @@ def _decode(path: Path, data: bytes, what: str) -> np.ndarray:
     return cv2.cvtColor(pixels, conversion)
 
 
+def read_pixels(path: str | os.PathLike[str], what: str = "image") -> np.ndarray:
+    """The pixels of a PNG, JPEG, WebP, BMP or TIFF file: (H, W, C), C ∈ {1, 3, 4}, uint8 or uint16,
+    RGB(A), EXIF orientation applied. Every problem is a one-line InvertFillError that calls the
+    file `what` ("image", "mask")."""
+    path = Path(path)
+    return _decode(path, _check_readable_file(path, what), what)
+
+
 def read_image(path: str | os.PathLike[str]) -> Picture:
     """Read a PNG, JPEG, WebP, BMP or TIFF file; every problem is a one-line InvertFillError."""
-    path = Path(path)
-    return Picture(_decode(path, _check_readable_file(path, "image"), "image"))
-
-
-def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, C) pixels of any mask image -> bool (H, W), True = hole (gray above half range)."""
-    color = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., :1]
-    gray = color[..., 0] if color.shape[2] == 1 else cv2.cvtColor(np.ascontiguousarray(color), cv2.COLOR_RGB2GRAY)
-    return gray > np.iinfo(pixels.dtype).max // 2
-
-
-def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a mask file: bool (H, W), True = hole."""
-    path = Path(path)
-    return mask_from_pixels(_decode(path, _check_readable_file(path, "mask"), "mask"))
+    return Picture(read_pixels(path, "image"))
 
 
 def encode_image(picture: Picture, suffix: str, quality: int = 95) -> tuple[bytes, list[str]]:

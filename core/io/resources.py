@@ -10,7 +10,7 @@ DEFAULT_MODEL = ("models", "default.safetensors")
 
 def resource_path(*parts: str) -> Path:
     """A path under `resources/`: beside `core/` from source, in the bundle when frozen."""
-    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[1]))
+    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
     return root.joinpath("resources", *parts)
 
 

@@ -21,13 +21,15 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from . import __version__
+from core import __version__
+from core.errors import InvertFillError
+from core.nn.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.nn.invertfill import InvertFill
+
 from .atomic_write import atomic_write
-from .config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig
-from .discriminator import Discriminator
-from .errors import InvertFillError
-from .generator import Generator
-from .invertfill import InvertFill
+from .checkpoint_migrations import StoredCheckpoint, upgrade
 
 FORMAT = "invertfill-studio"
 FORMAT_VERSION = 1
@@ -50,6 +52,7 @@ class Checkpoint:
     stage: str
     domain: str
     format_version: int
+    """the version the file was written in (it is upgraded to FORMAT_VERSION on loading)"""
     producer: str
     mean_latent: torch.Tensor | None = None
 
@@ -118,6 +121,14 @@ def _check_file(path: Path) -> None:
         )
 
 
+def format_version(path: Path, metadata: dict[str, str]) -> int:
+    """The format version a checkpoint's metadata states (0 when it states none)."""
+    try:
+        return int(metadata.get("format_version", "0"))
+    except ValueError:
+        raise InvertFillError(f"{path.name}: its format version {metadata['format_version']!r} is not a number") from None
+
+
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The metadata of an InvertFill Studio checkpoint, after checking that it is one."""
     path = Path(path)
@@ -129,7 +140,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise InvertFillError(f"{path.name} is not a readable .safetensors file (truncated or corrupt): {error}") from None
     if metadata.get("format") != FORMAT:
         raise InvertFillError(f"{path.name} is a safetensors file but not an InvertFill Studio checkpoint")
-    version = int(metadata.get("format_version", "0"))
+    version = format_version(path, metadata)
     if version > FORMAT_VERSION:
         raise InvertFillError(f"{path.name} has format version {version}; this InvertFill Studio reads up to {FORMAT_VERSION}")
     return metadata
@@ -169,12 +180,8 @@ def _check_mean_latent(path: Path, mean_latent: torch.Tensor | None, parts: dict
         raise InvertFillError(f"{path.name}: its mean latent is {tuple(mean_latent.shape)}, not ({generator.config.style_dim},)")
 
 
-def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
-    """Read and check a checkpoint; every problem is a one-line InvertFillError.
-
-    Models are built in float32; tensors stored in half precision are widened without loss.
-    """
-    path = Path(path)
+def _read_stored(path: Path, device: str | torch.device) -> StoredCheckpoint:
+    """The file's version, metadata, part descriptions and tensors (on `device`), unchecked."""
     metadata = read_metadata(path)
     try:
         described = json.loads(metadata["parts"])
@@ -182,30 +189,40 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         raise InvertFillError(f"{path.name}: its description of model parts is missing or damaged") from None
     if not isinstance(described, dict) or not described:
         raise InvertFillError(f"{path.name}: it describes no model parts")
-    parts = {name: _build_part(path, name, description) for name, description in described.items()}
-    mean_latent = None
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
-            if MEAN_LATENT in f.keys():
-                mean_latent = f.get_tensor(MEAN_LATENT).float()
-            for name, module in parts.items():
-                prefix = f"{name}."
-                keys = [k for k in f.keys() if k.startswith(prefix)]
-                _check_tensors(path, name, module.state_dict(), {k[len(prefix) :]: tuple(f.get_slice(k).get_shape()) for k in keys})
-                module.load_state_dict({k[len(prefix) :]: f.get_tensor(k) for k in keys})
-                module.to(device)
-    except InvertFillError:
-        raise
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
     except Exception as error:
         raise InvertFillError(f"{path.name} could not be read (truncated or corrupt): {error}") from None
+    return StoredCheckpoint(format_version(path, metadata), metadata, described, tensors)
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
+    """Read, upgrade (core.io.checkpoint_migrations) and check a checkpoint; every problem is a
+    one-line InvertFillError.
+
+    Models are built in float32; tensors stored in half precision are widened without loss.
+    """
+    path = Path(path)
+    stored = _read_stored(path, device)
+    file_version = stored.version
+    stored = upgrade(stored, FORMAT_VERSION, path.name)
+    parts = {name: _build_part(path, name, description) for name, description in stored.parts.items()}
+    mean_latent = stored.tensors[MEAN_LATENT].float() if MEAN_LATENT in stored.tensors else None
+    for name, module in parts.items():
+        prefix = f"{name}."
+        state = {key[len(prefix) :]: value for key, value in stored.tensors.items() if key.startswith(prefix)}
+        _check_tensors(path, name, module.state_dict(), {key: tuple(value.shape) for key, value in state.items()})
+        module.load_state_dict(state)
+        module.to(device)
     _check_mean_latent(path, mean_latent, parts)
     return Checkpoint(
         path=path,
         parts=parts,
-        stage=metadata.get("stage", ""),
-        domain=metadata.get("domain", ""),
-        format_version=int(metadata["format_version"]),
-        producer=metadata.get("producer", ""),
+        stage=stored.metadata.get("stage", ""),
+        domain=stored.metadata.get("domain", ""),
+        format_version=file_version,
+        producer=stored.metadata.get("producer", ""),
         mean_latent=mean_latent,
     )
 

@@ -2,9 +2,9 @@
 
 The file's first bytes choose the reader, not its name: a `torch.save` container (zip, or the
 magic number of the older zip-less format) is read as rosinality's layout
-(`core.rosinality_import`), any other pickle as an NVlabs network pickle (`core.nvlabs_import`).
+(`core.io.rosinality_import`), any other pickle as an NVlabs network pickle (`core.io.nvlabs_import`).
 Neither runs code from the file. Our own `.safetensors` checkpoints are not foreign: they load
-through `core.checkpoint`. `train-gan --init`, `train-encoder --gan` and `invertfill import-gan`
+through `core.io.checkpoint`. `train-gan --init`, `train-encoder --gan` and `invertfill import-gan`
 come here through `is_foreign_gan_file` and `import_gan`.
 """
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.errors import InvertFillError
+
 from .checkpoint import PICKLE_SIGNATURES, ZIP_SIGNATURE, save_checkpoint
-from .errors import InvertFillError
 from .foreign_gan import ImportedGan
 from .nvlabs_import import read_nvlabs
 from .rosinality_import import read_rosinality

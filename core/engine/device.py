@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import InvertFillError
+from core.errors import InvertFillError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -18,6 +18,18 @@ def resolve_device(name: str) -> torch.device:
             raise InvertFillError("device cuda was asked for, but this machine has no usable CUDA device; use cpu or auto")
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def cuda_available() -> bool:
+    """Whether this machine has a usable CUDA device."""
+    return torch.cuda.is_available()
+
+
+def device_summary(device: torch.device) -> str:
+    """The device as a user reads it: "CUDA (<GPU name>)" or "CPU"."""
+    if device.type == "cuda":
+        return f"CUDA ({torch.cuda.get_device_name(device)})"
+    return "CPU"
 
 
 def inference_dtype(device: torch.device) -> torch.dtype:

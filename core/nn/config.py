@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import InvertFillError
+from core.errors import InvertFillError
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InvertFillError
+from core.errors import InvertFillError
 
 TENSORFLOW_MODULES = ("dnnlib.tflib",)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

@@ -19,12 +19,13 @@ from typing import Any
 
 from torch import Tensor
 
-from .config import DiscriminatorConfig, GeneratorConfig
-from .discriminator import Discriminator
-from .errors import InvertFillError
+from core.errors import InvertFillError
+from core.nn.config import DiscriminatorConfig, GeneratorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.ops import setup_filter
+
 from .foreign_gan import ImportedGan, build_config, fitted_channels, load_renamed
-from .generator import Generator
-from .ops import setup_filter
 from .safe_unpickle import load_torch_file
 
 BLUR_KERNEL = (1, 3, 3, 1)

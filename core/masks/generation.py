@@ -15,8 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InvertFillError
-from .image_io import IMAGE_SUFFIXES, read_mask
+from core.errors import InvertFillError
+from core.io.image_io import IMAGE_SUFFIXES
+from core.masks.reading import read_mask
 
 BUCKETS: dict[str, tuple[float, float]] = {"hard": (0.5, 0.6), "extreme": (0.7, 0.9), "all": (0.1, 0.9)}
 OUTPAINT_KINDS = ("left", "right", "top", "bottom", "border")

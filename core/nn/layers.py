@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.ops import ACTIVATIONS, bias_act, setup_filter, upfirdn2d, upsample2d
+
 from . import random_init
-from .ops import ACTIVATIONS, bias_act, setup_filter, upfirdn2d, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 

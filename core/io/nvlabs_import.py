@@ -1,7 +1,7 @@
 """Import StyleGAN2 networks from NVlabs' network pickles (stylegan2-ada-pytorch, stylegan3).
 
 Such a pickle is a dict whose `G_ema` and `D` are NVlabs persistent objects; they are read as
-records (`core.safe_unpickle`), never run, and their tensors renamed into our networks:
+records (`core.io.safe_unpickle`), never run, and their tensors renamed into our networks:
 
     mapping.fc{i}                       -> mapping.layers.{i}
     synthesis.b4.const, .conv1, .torgb  -> synthesis.const, .conv, .to_rgb
@@ -30,12 +30,13 @@ from typing import Any
 
 from torch import Tensor
 
-from .config import DiscriminatorConfig, GeneratorConfig
-from .discriminator import Discriminator
-from .errors import InvertFillError
+from core.errors import InvertFillError
+from core.nn.config import DiscriminatorConfig, GeneratorConfig
+from core.nn.discriminator import Discriminator
+from core.nn.generator import Generator
+from core.ops import setup_filter
+
 from .foreign_gan import ImportedGan, build_config, fitted_channels, load_renamed
-from .generator import Generator
-from .ops import setup_filter
 from .safe_unpickle import PersistentObject, load_network_pickle
 
 BLUR_KERNEL = (1, 3, 3, 1)

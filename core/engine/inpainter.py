@@ -12,17 +12,19 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from .checkpoint import load_checkpoint
+from core.errors import InvertFillError
+from core.io.checkpoint import load_checkpoint
+from core.io.image_io import Picture, read_image, write_image
+from core.io.resources import default_model_path
+from core.masks.reading import fit_mask, read_mask
+
 from .device import inference_dtype, resolve_device
-from .errors import InvertFillError
-from .fill_methods import ClassicFill, FillMethod, ModelFill
+from .fill_methods import FillMethod, ModelFill
+from .fill_registry import MODEL, classic_fill
 from .fill_strategy import fill_rgb8
-from .image_io import Picture, read_image, read_mask, write_image
 from .progress import ProgressCallback
-from .resources import default_model_path
 
 NO_MODEL = "no InvertFill model was found"
 
@@ -37,15 +39,6 @@ class FillResult:
     notes: list[str] = field(default_factory=list)
 
 
-def fit_mask(mask: np.ndarray, height: int, width: int, name: str = "the mask") -> tuple[np.ndarray, str | None]:
-    """Resize a bool mask (h, w) to (height, width) by nearest neighbour, with a note if it was needed."""
-    if mask.shape == (height, width):
-        return mask, None
-    note = f"{name} is {mask.shape[1]}×{mask.shape[0]} but the image is {width}×{height}; resized the mask"
-    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-    return resized.astype(bool), note
-
-
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file (also through links or another spelling)."""
     if a.exists() and b.exists():
@@ -56,19 +49,29 @@ def same_file(a: Path, b: Path) -> bool:
 class Inpainter:
     """Loads a checkpoint once and fills images of any size with it.
 
-    checkpoint: an InvertFill `.safetensors` file; None takes the embedded default model, and
-    without one the classic OpenCV fill (Telea), which every message then names.
+    method: a key of core.engine.fill_registry: "invertfill" (the default) loads `checkpoint`, an
+    InvertFill `.safetensors` file; None takes the embedded default model, and without one the
+    classic OpenCV fill (Telea), which every message then names. A classic fill's key ("telea",
+    "ns", "patchmatch") runs that fill and needs no checkpoint.
     device: "auto" | "cpu" | "cuda" (half precision on CUDA, fp32 on the CPU).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
+    def __init__(self, checkpoint: str | os.PathLike[str] | None = None, device: str = "auto", method: str = MODEL) -> None:
         self.device = resolve_device(device)
-        path = Path(checkpoint) if checkpoint is not None else default_model_path()
-        self.checkpoint = path
+        self.method_key = method
+        self.model_missing = False
         self.resolution: int | None = None
         self.domain = ""
+        if method != MODEL:
+            self.checkpoint = None
+            self.method: FillMethod = classic_fill(method).make()
+            self.description = self.method.description
+            return
+        path = Path(checkpoint) if checkpoint is not None else default_model_path()
+        self.checkpoint = path
         if path is None:
-            self.method: FillMethod = ClassicFill("telea")
+            self.method_key, self.model_missing = "telea", True
+            self.method = classic_fill(self.method_key).make()
             self.description = f"{self.method.description}: {NO_MODEL}"
             return
         loaded = load_checkpoint(path, self.device)
@@ -81,7 +84,8 @@ class Inpainter:
 
     @property
     def is_classic(self) -> bool:
-        return isinstance(self.method, ClassicFill)
+        """Whether a classic fill runs (asked for, or for want of a model) rather than InvertFill."""
+        return self.method_key != MODEL
 
     def fill(
         self,

@@ -6,8 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvertFillError
-from .image_io import IMAGE_SUFFIXES
+from core.errors import InvertFillError
+from core.io.image_io import IMAGE_SUFFIXES
+
 from .inpainter import Inpainter
 from .progress import Progress, ProgressCallback
 
