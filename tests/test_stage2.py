@@ -196,3 +196,19 @@ def test_fill_grids_show_one_row_per_kind(gan_checkpoint, image_folder, tmp_path
     train_encoder(tiny_encoder_config(samples=3), gan_checkpoint, image_folder, tmp_path / "run", device="cpu")
     grid = read_image(next((tmp_path / "run" / "samples").glob("fills-*.png"))).pixels
     assert grid.shape == (4 * 32, 3 * 32, 3)
+
+
+def test_the_learning_rate_ramps_down_to_zero_over_the_last_share_of_the_run(gan_checkpoint, image_folder):
+    config = tiny_encoder_config(lr=1e-3, lr_rampdown=0.5, kimg=0.016)
+    assert [config.learning_rate(images) for images in (0, 8, 12, 16, 20)] == pytest.approx([1e-3, 1e-3, 5e-4, 0, 0], abs=1e-12)
+    assert tiny_encoder_config(lr=1e-3).learning_rate(16) == 1e-3
+    with pytest.raises(InvertFillError, match="lr_rampdown is a share of the run from 0 to 1, got 1.5"):
+        tiny_encoder_config(lr_rampdown=1.5)
+    model, discriminator = build_model(config, gan_checkpoint, False, 0)
+    trainer = Stage2Trainer(config, DistributedContext(0, 1, torch.device("cpu")), model, discriminator, finetune=False)
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    rates = []
+    for _ in range(4):
+        trainer.train_step(images)
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4], abs=1e-12)

@@ -96,11 +96,12 @@ class EncoderTrainConfig(Serializable):
     """Stage 2 (and the domain fine-tune): encoder, pre-modulation and RGB branch with a frozen generator.
 
     `model` is the InvertFill config whose generator part is replaced by the GAN checkpoint's.
-    masks: mixture weights over core.masks.generation' buckets ("hard", "extreme", "all"), "outpaint" and
+    masks: mixture weights over the buckets of core.masks.generation ("hard", "extreme", "all"), "outpaint" and
     "folder" (masks read from `mask_folder`). backbone: "vgg16" (needs the torchvision VGG16
     file, see training/vgg16.py) or "discriminator" (the stage-1 discriminator's features).
     train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).
-    zoom: as for GanTrainConfig.
+    zoom: as for GanTrainConfig. lr_rampdown: the share of the run (of `kimg`), at its end, over
+    which the learning rate falls from `lr` to zero along a half cosine; 0 keeps it constant.
     """
 
     model: InvertFillConfig = field(default_factory=InvertFillConfig)
@@ -112,6 +113,7 @@ class EncoderTrainConfig(Serializable):
     batch: int = 8
     kimg: float = 200
     lr: float = 1e-4
+    lr_rampdown: float = 0.0
     train_rgb_branch: bool = False
     zoom: float = 1.0
     mixed_precision: bool = True
@@ -126,6 +128,17 @@ class EncoderTrainConfig(Serializable):
             raise InvertFillError(f'backbone must be "vgg16" or "discriminator", got {self.backbone!r}')
         if self.batch < 1 or self.kimg <= 0:
             raise InvertFillError("batch and kimg must be positive")
+        if not 0 <= self.lr_rampdown <= 1:
+            raise InvertFillError(f"lr_rampdown is a share of the run from 0 to 1, got {self.lr_rampdown}")
+
+    def learning_rate(self, images: int) -> float:
+        """The learning rate after `images` images: `lr`, then a half cosine to zero over the last
+        `lr_rampdown` share of `kimg`."""
+        if self.lr_rampdown == 0:
+            return self.lr
+        start = 1 - self.lr_rampdown
+        ramp = min(max((images / (self.kimg * 1000) - start) / self.lr_rampdown, 0.0), 1.0)
+        return self.lr * 0.5 * (1 + math.cos(math.pi * ramp))
 
     def model_config(self, generator: GeneratorConfig) -> InvertFillConfig:
         """The InvertFill config around a given (pretrained) generator."""

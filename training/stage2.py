@@ -143,6 +143,8 @@ class Stage2Trainer:
             total, terms = inpainting_loss(out, images, mask, self.backbone, cfg.losses, self.model.soft_mean_latent.value)
         total.backward()
         ctx.average_gradients(self.parameters)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate(self.images)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         shared = torch.Generator(ctx.device).manual_seed(step_seed(cfg.seed, 0, self.step))
