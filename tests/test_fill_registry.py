@@ -95,3 +95,13 @@ def test_the_model_menu_offers_the_classic_fills_and_remembers_the_choice(open_m
     assert [a.text() for a in window.model_menu.actions() if a.isChecked()] == ["Classic: PatchMatch"]
     window.close()
     assert open_main_window().model_label.text() == "Classic fill: PatchMatch (no model)"
+
+
+def test_a_classic_fill_with_a_model_is_refused_in_one_line(tmp_path, capsys):
+    write_image(tmp_path / "board.png", Picture(checkerboard()))
+    write_image(tmp_path / "hole.png", Picture((square_hole()[..., None] * 255).astype(np.uint8)))
+    code = main(["fill", str(tmp_path / "board.png"), str(tmp_path / "hole.png"), "-o", str(tmp_path / "out.png"),
+                 "--method", "telea", "--model", str(tmp_path / "model.safetensors")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == "invertfill: error: the Telea fill uses no model; leave out the checkpoint (model.safetensors)"
+    assert not (tmp_path / "out.png").exists()

@@ -63,6 +63,8 @@ class Inpainter:
         self.resolution: int | None = None
         self.domain = ""
         if method != MODEL:
+            if checkpoint is not None:
+                raise InvertFillError(f"the {classic_fill(method).name} fill uses no model; leave out the checkpoint ({Path(checkpoint).name})")
             self.checkpoint = None
             self.method: FillMethod = classic_fill(method).make()
             self.description = self.method.description
