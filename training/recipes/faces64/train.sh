@@ -22,8 +22,8 @@ set -euo pipefail
 FACES=${FACES:-../shared/data/faces/celebahq256}
 WORK=${WORK:-runs/faces64}
 CONFIGS=${CONFIGS:-$(dirname "$0")}
-STAGE1_KIMG=${STAGE1_KIMG:-160}
-STAGE2_KIMG=${STAGE2_KIMG:-28}
+STAGE1_KIMG=${STAGE1_KIMG:-140}
+STAGE2_KIMG=${STAGE2_KIMG:-100}
 VARIANTS=${VARIANTS:-full wplus}
 MINUTES=${MINUTES:-240}
 DEVICE=${DEVICE:-auto}
