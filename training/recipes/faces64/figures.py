@@ -39,13 +39,15 @@ def text(canvas: np.ndarray, label: str, origin: tuple[int, int], colour=(0, 0, 
 
 
 def plot(rows: list[dict], series: tuple[str, ...], title: str) -> np.ndarray:
-    """A line plot (H, W, 3) RGB of each series against kimg, on a log y axis with labelled ticks."""
+    """A line plot (H, W, 3) RGB of each series against kimg, on a log y axis with labelled ticks; a series
+    with no positive value (a loss switched off) has no line and is left out of the legend."""
     width, height = SIZE
     left, top, right, bottom = MARGIN
     canvas = np.full((height, width, 3), 255, np.uint8)
     x = np.array([row["kimg"] for row in rows])
-    present = [name for name in series if any(name in row for row in rows)]
-    values = {name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in present}
+    values = {name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in series}
+    present = [name for name in series if (values[name] > 0).any()]
+    values = {name: values[name] for name in present}
     positive = np.concatenate([v[v > 0] for v in values.values()])
     low, high = np.log10(positive.min()), np.log10(positive.max())
     low, high = np.floor(low), np.ceil(high) if high > low else np.floor(low) + 1
