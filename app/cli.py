@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.engine.progress import Progress, ProgressCallback
 from core.errors import InvertFillError
+from core.wording import counted
 
 from .cli_parser import build_parser
 
@@ -123,7 +124,7 @@ def _announce_training(what: str, data: str, out: str) -> None:
     from training.data import image_files
 
     count = len(image_files(Path(data))) if Path(data).is_dir() else 0
-    print(f"{what}: {count} image{'s' if count != 1 else ''} in {data} -> {out}", file=sys.stderr, flush=True)
+    print(f"{what}: {counted(count, 'image')} in {data} -> {out}", file=sys.stderr, flush=True)
 
 
 RUN_ONLY_KEYS = ("stage", "data", "pretrained")

@@ -4,6 +4,7 @@ import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -34,12 +35,14 @@ def test_scan_counts_usable_unreadable_and_duplicate_images(domain_folder, tmp_p
     assert len(scan.usable) == 8 and scan.is_enough and "under ~100" in scan.verdict()
     assert [p.name for p, _ in scan.unreadable] == ["notes.png"]
     assert [(p.name, q.name) for p, q in scan.duplicates] == [("photo3.png", "copy.png")]
-    assert len(scan.small) == 8 and scan.size_summary() == "shorter side 48–48 px (median 48)"
+    assert len(scan.small) == 8 and scan.size_summary() == "shorter side 48 px"
     (tmp_path / "few").mkdir()
     for path in sorted(domain_folder.glob("photo*.png"))[: MINIMUM_IMAGES - 1]:
         (tmp_path / "few" / path.name).write_bytes(path.read_bytes())
     few = scan_image_folder(tmp_path / "few")
     assert not few.is_enough and f"at least {MINIMUM_IMAGES}" in few.verdict()
+    (tmp_path / "few" / "wide.png").write_bytes(cv2.imencode(".png", np.zeros((80, 120, 3), np.uint8))[1].tobytes())
+    assert scan_image_folder(tmp_path / "few").size_summary() == "shorter side 48–80 px (median 48)"
 
 
 def next_enabled(wizard) -> bool:
@@ -77,6 +80,16 @@ def test_the_folder_page_rejects_empty_and_junk_folders_and_accepts_a_good_one(w
     assert next_enabled(wizard) and wizard.images_page.strip.count() == 8
     scan(wizard, qtbot, tmp_path / "nowhere")
     assert not next_enabled(wizard) and "is not a folder" in wizard.images_page.verdict.text()
+
+
+def test_the_folder_page_counts_a_single_photo_in_the_singular(wizard, qtbot, domain_folder, tmp_path):
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "photo0.png").write_bytes((domain_folder / "photo0.png").read_bytes())
+    scan(wizard, qtbot, single)
+    details = wizard.images_page.details.toPlainText().splitlines()
+    assert details[0].startswith("1 usable image;") and details[-1] == "1 image under 256 px, to be upscaled"
+    assert not next_enabled(wizard) and wizard.images_page.verdict.text().startswith("Only 1 usable image:")
 
 
 def test_a_typed_folder_is_checked_when_typing_pauses_without_enter(wizard, qtbot, domain_folder):

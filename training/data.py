@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.errors import InvertFillError
 from core.io.image_io import IMAGE_SUFFIXES, read_image
+from core.wording import counted
 
 CROPS = ("center", "random")
 FORMATS = "PNG, JPEG, WebP, BMP, TIFF"
@@ -134,7 +135,7 @@ class ImageFolderDataset(Dataset[Tensor]):
             count = len(self.skipped)
             path, reason = self.skipped[0]
             raise InvertFillError(
-                f"no usable image in {root}: {count} file{'s' if count != 1 else ''} skipped "
+                f"no usable image in {root}: {counted(count, 'file')} skipped "
                 f"(e.g. {path.relative_to(root)}: {reason})"
             )
 

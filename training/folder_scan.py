@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.errors import InvertFillError
 from core.io.image_io import read_image
+from core.wording import counted
 
 from .data import image_files
 
@@ -46,15 +47,18 @@ class FolderScan:
         if count == 0:
             return f"No usable image in {self.folder.name}: add PNG, JPEG, WebP, BMP or TIFF photos."
         if not self.is_enough:
-            return f"Only {count} usable image{'s' if count != 1 else ''}: a fine-tune needs at least {MINIMUM_IMAGES}."
+            return f"Only {counted(count, 'usable image')}: a fine-tune needs at least {MINIMUM_IMAGES}."
         if count < RECOMMENDED_IMAGES:
             return f"{count} usable images: enough to start, but under ~{RECOMMENDED_IMAGES} the model may copy them rather than learn the domain."
         return f"{count} usable images: a good amount."
 
     def size_summary(self) -> str:
+        """The usable images' shorter sides: one size, or the range and median."""
         if not self.usable:
             return ""
         sides = sorted(min(info.width, info.height) for info in self.usable)
+        if sides[0] == sides[-1]:
+            return f"shorter side {sides[0]} px"
         return f"shorter side {sides[0]}–{sides[-1]} px (median {sides[len(sides) // 2]})"
 
 

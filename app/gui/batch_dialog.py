@@ -28,6 +28,7 @@ from core.engine.batch import BatchReport, images_in, pair_images_with_masks
 from core.engine.progress import Progress
 from core.errors import InvertFillError
 from core.io.image_io import Picture, write_image
+from core.wording import counted
 
 from . import dialogs
 from .engine import Engine
@@ -158,10 +159,10 @@ class BatchDialog(QDialog):
             if self.use_canvas.isChecked():
                 folder = Path(self.image_folder.text().strip())
                 count = len(images_in(folder)) if folder.is_dir() else 0
-                matched = f"{count} image{'s' if count != 1 else ''}, each with the canvas mask"
+                matched = f"{counted(count, 'image')}, each with the canvas mask"
             else:
                 jobs, skipped, _ = self._pairs()
-                matched = f"{len(jobs)} image{'s' if len(jobs) != 1 else ''} matched with a mask" + (f", {len(skipped)} without" if skipped else "")
+                matched = f"{counted(len(jobs), 'image')} matched with a mask" + (f", {len(skipped)} without" if skipped else "")
         except (InvertFillError, OSError) as error:
             matched = str(error)[:1].upper() + str(error)[1:]
         self.status.setText(f"{matched}. Fill: {self._method()}.")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import InvertFillError
+from core.wording import counted
 from training.folder_scan import FolderScan, scan_image_folder
 
 from . import dialogs
@@ -146,11 +147,11 @@ class ImagesPage(QWizardPage):
             self.verdict.setText(problem)
             return
         self.verdict.setText(scan.verdict())
-        lines = [f"{len(scan.usable)} usable images; {scan.size_summary()}".rstrip("; ")]
+        lines = [f"{counted(len(scan.usable), 'usable image')}; {scan.size_summary()}".rstrip("; ")]
         lines += [f"unreadable: {path.name}: {reason}" for path, reason in scan.unreadable]
         lines += [f"duplicate: {path.name} is the same picture as {original.name} (used once)" for path, original in scan.duplicates]
         if scan.small:
-            lines.append(f"{len(scan.small)} images are smaller than 256 px and will be upscaled")
+            lines.append(f"{counted(len(scan.small), 'image')} under 256 px, to be upscaled")
         self.details.setPlainText("\n".join(lines))
         for info in scan.usable[:STRIP_IMAGES]:
             pixmap = QPixmap(str(info.path)).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)

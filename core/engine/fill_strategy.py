@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from core.errors import InvertFillError
+from core.wording import counted
 
 from .fill_methods import FillMethod, window_seed
 from .progress import Progress, ProgressCallback
@@ -146,6 +147,6 @@ def fill_rgb8(
             _paste(patch, result, remaining, window)
         if progress is not None:
             done = first + len(batch)
-            progress(Progress(done, len(windows), f"filled {done} of {len(windows)} region{'s' if len(windows) != 1 else ''}"))
+            progress(Progress(done, len(windows), f"filled {done} of {counted(len(windows), 'region')}"))
     assert not remaining.any(), "the windows must cover every hole pixel"
     return result
