@@ -3,8 +3,10 @@
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -114,3 +116,50 @@ def test_the_faces_recipe_pauses_resumes_skips_finished_stages_and_reports_every
     assert "seam" in report
     figures = {p.name for p in (work / "figures").iterdir()}
     assert {"losses-stage1.png", "losses-stage2-full.png", "losses-stage2-wplus.png", "stage1-samples.png", "fills-full.png", "fills-wplus.png"} <= figures
+
+
+def test_a_failing_stage_marks_the_recipe_failed(tmp_path):
+    """A training command that fails inside a stage leaves WORK/status at "failed", not at the stage's name."""
+    write_images(tmp_path / "faces", 10, 48, ".png", 3)
+    configs = tiny_configs(tmp_path / "configs", FACES_RECIPE)
+    stage1 = json.loads((configs / "stage1.json").read_text())
+    (configs / "stage1.json").write_text(json.dumps({**stage1, "batch": 0}))
+    work = tmp_path / "work"
+    environment = {**os.environ, "FACES": str(tmp_path / "faces"), "WORK": str(work), "CONFIGS": str(configs), "DEVICE": "cpu",
+                   "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(FACES_RECIPE / "train.sh")], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "batch and kimg must be positive" in result.stdout + result.stderr
+    assert (work / "status").read_text().strip() == "failed"
+
+
+def training_processes(marker: str) -> list[int]:
+    """The pids whose command line runs a training command and mentions `marker` (Linux /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"train-gan" in words and any(marker.encode() in word for word in words):
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_a_killed_stage_marks_the_recipe_paused_and_exits_130(tmp_path):
+    """SIGTERM to the training command (as `kill` from a user) saves its resume state; the recipe says paused."""
+    write_images(tmp_path / "faces", 10, 48, ".png", 4)
+    work = tmp_path / "work"
+    environment = {**os.environ, "FACES": str(tmp_path / "faces"), "WORK": str(work), "CONFIGS": str(tiny_configs(tmp_path / "configs", FACES_RECIPE)),
+                   "STAGE1_KIMG": "100", "DEVICE": "cpu", "PYTHON": sys.executable}
+    recipe = subprocess.Popen(["bash", str(FACES_RECIPE / "train.sh")], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    progress = work / "stage1.jsonl"
+    deadline = time.monotonic() + 300
+    while not (progress.exists() and progress.read_text().count("\n") >= 1) and recipe.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in training_processes(str(work)):
+        os.kill(pid, signal.SIGTERM)
+    output, _ = recipe.communicate(timeout=300)
+    assert recipe.returncode == 130, output[-3000:]
+    assert (work / "status").read_text().strip() == "paused" and (work / "stage1" / "checkpoints" / "resume.pt").is_file()

@@ -6,6 +6,7 @@ mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
 exec > >(tee -a "$WORK/log.txt") 2>&1
 step() { echo "$1" > "$WORK/status"; echo "== $1 $(date -u +%H:%M:%S)"; }
+set -E   # the ERR trap also fires inside functions (each stage runs in one)
 trap 'echo failed > "$WORK/status"' ERR
 invertfill() { "$PYTHON" -m app.cli "$@"; }
 RES=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["generator"]["resolution"])' "$CONFIGS/stage1.json")

@@ -46,8 +46,7 @@ def plot(rows: list[dict], series: tuple[str, ...], title: str) -> np.ndarray:
     canvas = np.full((height, width, 3), 255, np.uint8)
     x = np.array([row["kimg"] for row in rows])
     values = {name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in series}
-    present = [name for name in series if (values[name] > 0).any()]
-    values = {name: values[name] for name in present}
+    values = {name: v for name, v in values.items() if (v > 0).any()}
     positive = np.concatenate([v[v > 0] for v in values.values()])
     low, high = np.log10(positive.min()), np.log10(positive.max())
     low, high = np.floor(low), np.ceil(high) if high > low else np.floor(low) + 1
@@ -68,7 +67,7 @@ def plot(rows: list[dict], series: tuple[str, ...], title: str) -> np.ndarray:
         text(canvas, f"{kimg:.0f}", (px - 10, height - bottom + 18))
     text(canvas, "thousands of images", (width // 2 - 70, height - 6))
     text(canvas, title, (left, top - 10), scale=0.55)
-    for i, name in enumerate(present):
+    for i, name in enumerate(values):
         colour = COLOURS[i % len(COLOURS)]
         keep = values[name] > 0
         points = to_pixel(x[keep], values[name][keep]).round().astype(np.int32)

@@ -14,9 +14,10 @@
 #    and Navier-Stokes (and PatchMatch when pypatchmatch is installed), with PSNR, SSIM and seam
 #    (WORK/eval/report.md, examples-*.png).
 # Resumable: this invocation trains for at most MINUTES in all, then saves, writes "paused" to
-# WORK/status and exits 0; running the script again continues every stage exactly where it
-# stopped, and skips the finished ones (WORK/<stage>/done). WORK/status names the step under
-# way, then "done" or "failed"; WORK/log.txt holds the output, WORK/<stage>.jsonl the progress.
+# WORK/status and exits 0 (130 when the training command is stopped by Ctrl-C or kill); running the
+# script again continues every stage exactly where it stopped, and skips the finished ones
+# (WORK/<stage>/done). WORK/status names the step under way, then "done" or "failed"; WORK/log.txt
+# holds the output, WORK/<stage>.jsonl the progress.
 set -euo pipefail
 
 FACES=${FACES:-../shared/data/faces/celebahq256}
@@ -45,7 +46,11 @@ train() {
   (( minutes >= 1 )) || { step paused; exit 0; }
   local resume=()
   [ -e "$dir/checkpoints/resume.pt" ] && resume=(--resume "$dir")
-  "$@" --out "$dir" --kimg "$kimg" --minutes "$minutes" --device "$DEVICE" --progress json "${resume[@]}" | tee -a "$dir.jsonl"
+  "$@" --out "$dir" --kimg "$kimg" --minutes "$minutes" --device "$DEVICE" --progress json "${resume[@]}" | tee -a "$dir.jsonl" || {
+    local code=$?
+    (( code != 130 )) || { step paused; exit 130; }   # stopped (Ctrl-C, kill): its resume state is saved
+    return "$code"
+  }
   local images
   images=$(basename "$(last_checkpoint "$dir")" .safetensors)
   if awk -v images="${images#network-}" -v kimg="$kimg" 'BEGIN { exit !(images + 0 >= kimg * 1000) }'; then
