@@ -286,7 +286,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     predictions = dict(map(_named, args.pred))
     mask_sets = {name if "=" in value else mask_set_name(path): path for value in args.masks for name, path in [_named(value)]}
     device = str(resolve_device(args.device))
-    scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, args.lpips, device)
+    scores = evaluate(args.images, mask_sets, args.output, methods, predictions, args.res, args.seed, args.fid_weights, args.lpips, device,
+                      args.strategy)
     print((Path(args.output) / "report.md").read_text(), end="")
     methods_scored = {m for rows in scores.values() for m in rows}
     print(f"wrote {len(methods_scored)} method(s) on {len(scores)} mask set(s) to {args.output}")

@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
     evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
+    evaluation.add_argument("--strategy", default="resize", choices=STRATEGIES,
+                            help="how a method fills images larger than its own size (default: resize, one window over the whole image)")
     evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
     evaluation.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS trunk; weights from the torch hub cache")
     evaluation.add_argument("--seed", type=int, default=0)

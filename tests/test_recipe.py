@@ -31,7 +31,7 @@ def write_images(folder: Path, count: int, size: int, suffix: str, seed: int) ->
 
 
 def tiny_configs(folder: Path, recipe: Path = RECIPE) -> Path:
-    """A recipe's stage1.json and stage2.json with 32-px networks and short ticks, for the CPU (and its figures.py)."""
+    """A recipe's stage1.json and stage2.json with 32-px networks and short ticks, for the CPU."""
     folder.mkdir()
     run = {"batch": 4, "tick_kimg": 0.008, "snapshot_ticks": 1, "workers": 0}
     stage1 = json.loads((recipe / "stage1.json").read_text())
@@ -40,8 +40,6 @@ def tiny_configs(folder: Path, recipe: Path = RECIPE) -> Path:
     stage2.update(model=asdict(make_tiny_invertfill_config(32)), **run)
     (folder / "stage1.json").write_text(json.dumps(stage1))
     (folder / "stage2.json").write_text(json.dumps(stage2))
-    if (recipe / "figures.py").exists():
-        (folder / "figures.py").write_bytes((recipe / "figures.py").read_bytes())
     return folder
 
 
@@ -163,3 +161,52 @@ def test_a_killed_stage_marks_the_recipe_paused_and_exits_130(tmp_path):
     output, _ = recipe.communicate(timeout=300)
     assert recipe.returncode == 130, output[-3000:]
     assert (work / "status").read_text().strip() == "paused" and (work / "stage1" / "checkpoints" / "resume.pt").is_file()
+
+
+GENERAL_RECIPE = ROOT / "training" / "recipes" / "general64"
+
+
+@pytest.mark.slow
+def test_the_general_recipe_holds_out_photos_and_their_large_twins_resumes_and_evaluates_at_two_sizes(tmp_path):
+    scenes = tmp_path / "scenes"
+    write_images(scenes / "small", 20, 48, ".jpg", 5)
+    write_images(scenes / "street", 10, 40, ".png", 6)
+    large = scenes / "large"
+    large.mkdir()
+    for index in (*range(9), 12):
+        pixels = cv2.imread(str(scenes / "small" / f"small_{index:03d}.jpg"))
+        cv2.imwrite(str(large / f"small_{index:03d}.jpg"), cv2.resize(pixels, (96, 96)))
+    work = tmp_path / "work"
+    environment = {**os.environ, "SCENES": str(scenes), "FOLDERS": "small street", "LARGE": "large", "EVAL_FOLDERS": "street large",
+                   "WORK": str(work), "CONFIGS": str(tiny_configs(tmp_path / "configs", GENERAL_RECIPE)), "STAGE1_KIMG": "0.016",
+                   "STAGE2_KIMG": "0.016", "EVAL_RES": "64", "DEVICE": "cpu", "PYTHON": sys.executable}
+
+    def run(**settings: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", str(GENERAL_RECIPE / "train.sh")], cwd=ROOT, env={**environment, **settings},
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result
+
+    run(MINUTES="0")
+    assert (work / "status").read_text().strip() == "paused"
+    held_out = sorted(p.relative_to(work / "heldout").as_posix() for p in (work / "heldout").rglob("*") if p.is_symlink())
+    # every 10th of each folder, and small_012 because its large twin (the 10th large one) is held out
+    assert held_out == ["small/small_009.jpg", "small/small_012.jpg", "small/small_019.jpg", "street/street_009.png"]
+    trained = {p.name for p in (work / "train").rglob("*") if p.is_symlink()}
+    assert len(trained) == 26 and not trained & {Path(name).name for name in held_out}
+    assert sorted(p.relative_to(work / "heldout-large").as_posix() for p in (work / "heldout-large").rglob("*") if p.is_symlink()) == [
+        "large/small_012.jpg", "street/street_009.png"]
+
+    run()
+    assert (work / "status").read_text().strip() == "done"
+    stage1 = load_checkpoint(work / "exports" / "stage1.safetensors")
+    model = load_checkpoint(work / "exports" / "general64.safetensors")
+    assert "discriminator" in stage1.parts and {"invertfill", "discriminator"} <= set(model.parts) and model.domain == "general"
+    for folder, strategy in (("eval-32", "resize"), ("eval-64", "crop")):
+        report = (work / folder / "report.md").read_text()
+        assert all(name in report for name in ("| general |", "| Telea |", "| Navier–Stokes |", "hard PSNR", "extreme SSIM", "all PSNR"))
+        assert f"{strategy} (for images larger" in report
+    assert {"losses-stage1.png", "losses-stage2.png", "stage1-samples.png", "fills-full.png"} <= {p.name for p in (work / "figures").iterdir()}
+
+    again = run()
+    assert "stage1: done" in again.stdout and "stage2: done" in again.stdout

@@ -27,7 +27,7 @@ from core.wording import counted
 CROPS = ("center", "random")
 FORMATS = "PNG, JPEG, WebP, BMP, TIFF"
 PREFETCH_BATCHES_PER_WORKER = 4
-DECODED_CACHE_BYTES = 512 * 2**20
+DECODED_CACHE_BYTES = 2**30
 """Decoded images are kept in memory (per process) until they fill this many bytes."""
 
 
@@ -54,13 +54,14 @@ def unreadable_reason(path: Path) -> str | None:
 def square_crop(pixels: np.ndarray, resolution: int, crop: str, rng: np.random.Generator, zoom: float = 1.0) -> np.ndarray:
     """(H, W, 3) uint8 -> (R, R, 3) uint8: shorter side resized to R, then a center or random square.
 
-    With `zoom` > 1 a random crop first resizes the shorter side to R·s, s uniform in [1, zoom]:
-    a square of a 512-px photo at R = 256 and zoom 2 covers between all of it and a quarter.
+    With `zoom` > 1 a random crop first resizes the shorter side to R·s, log s uniform in [0, log zoom]
+    (as many windows per octave of scale): a square of a 512-px photo at R = 256 and zoom 2 spans
+    between its whole shorter side and half of it.
     """
     height, width = pixels.shape[:2]
     scale = resolution / min(height, width)
     if crop == "random" and zoom > 1:
-        scale *= rng.uniform(1, zoom)
+        scale *= zoom ** rng.uniform(0, 1)
     size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
     if scale != 1:
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

@@ -93,9 +93,10 @@ def composite(image: np.ndarray, output: np.ndarray, hole: np.ndarray) -> np.nda
     return np.where(hole[..., None], output, image)
 
 
-def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0) -> list[np.ndarray]:
-    """Every pair filled by `method` in one window over the image (resized to the method's size): the compositions."""
-    return [composite(p.image, fill_rgb8(method, p.image, p.hole, "resize", seed), p.hole) for p in pairs]
+def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0, strategy: str = "resize") -> list[np.ndarray]:
+    """Every pair filled by `method` with `strategy` (default: one window over the image, resized to the
+    method's size): the compositions."""
+    return [composite(p.image, fill_rgb8(method, p.image, p.hole, strategy, seed), p.hole) for p in pairs]
 
 
 def _batches(images: list[np.ndarray], size: int = 16):
@@ -224,10 +225,12 @@ def evaluate(
     fid_weights: str | os.PathLike[str] | None = None,
     lpips_trunk: str = "alex",
     device: str = "cpu",
+    strategy: str = "resize",
 ) -> dict[str, dict[str, dict[str, float]]]:
     """For each mask set (bucket), fill (or read) every image–mask pair by each method and score
     the compositions; write OUT/<bucket>/<method>/*.png, OUT/examples-<bucket>.png, OUT/report.md
-    and OUT/report.csv. Returns {bucket: {method: {metric: value}}}."""
+    and OUT/report.csv. Methods fill images larger than their own size by `strategy`.
+    Returns {bucket: {method: {metric: value}}}."""
     if not methods and not predictions:
         raise InvertFillError("nothing to evaluate: give a model, a baseline or predictions")
     out = Path(out)
@@ -238,7 +241,7 @@ def evaluate(
         pairs = load_pairs(images_dir, masks_dir, resolution)
         count = len(pairs)
         ground_truth_seams[bucket] = mean_seam(pairs, [p.image for p in pairs])
-        results = {name: fill_pairs(method, pairs, seed) for name, method in (methods or {}).items()}
+        results = {name: fill_pairs(method, pairs, seed, strategy) for name, method in (methods or {}).items()}
         results.update({name: read_predictions(folder, pairs, bucket) for name, folder in (predictions or {}).items()})
         scores[bucket] = {}
         for name, composites in results.items():
@@ -251,6 +254,7 @@ def evaluate(
     settings = {
         "images": f"{count} from {images_dir}, centre-cropped to {resolution}×{resolution}, paired with masks in order",
         "mask sets": ", ".join(f"{b} {h}" for b, h in hashes.items()),
+        "strategy": f"{strategy} (for images larger than a method's own size)",
         "scored on": "composited images I ⊙ (1 − M) + O ⊙ M",
         "SSIM": "RGB, 11×11 Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 255, 5-px border excluded",
         "PSNR": "dB, data range 255, mean over images (infinite values left out)",

@@ -32,35 +32,6 @@ PYTHON=${PYTHON:-python3}
 
 # shellcheck source=../recipe.sh
 source "$(dirname "$0")/../recipe.sh"
-deadline=$(( $(date +%s) + MINUTES * 60 ))
-
-last_checkpoint() { ls "$1"/checkpoints/network-*.safetensors 2>/dev/null | tail -n 1; }
-
-# train STAGE_DIR KIMG COMMAND...: run COMMAND (a training command without --out/--kimg) until KIMG
-# thousand images or the deadline, resuming STAGE_DIR's state; mark it done once KIMG is reached.
-train() {
-  local dir=$1 kimg=$2
-  shift 2
-  [ -e "$dir/done" ] && { echo "$(basename "$dir"): done"; return 0; }
-  local minutes=$(( (deadline - $(date +%s)) / 60 ))
-  (( minutes >= 1 )) || { step paused; exit 0; }
-  local resume=()
-  [ -e "$dir/checkpoints/resume.pt" ] && resume=(--resume "$dir")
-  "$@" --out "$dir" --kimg "$kimg" --minutes "$minutes" --device "$DEVICE" --progress json "${resume[@]}" | tee -a "$dir.jsonl" || {
-    local code=$?
-    (( code != 130 )) || { step paused; exit 130; }   # stopped (Ctrl-C, kill): its resume state is saved
-    return "$code"
-  }
-  local images
-  images=$(basename "$(last_checkpoint "$dir")" .safetensors)
-  if awk -v images="${images#network-}" -v kimg="$kimg" 'BEGIN { exit !(images + 0 >= kimg * 1000) }'; then
-    touch "$dir/done"
-  else
-    step paused
-    exit 0
-  fi
-}
-
 variant_flags() {
   case $1 in
     full) ;;
@@ -74,10 +45,7 @@ variant_flags() {
 if [ ! -e "$WORK/split.done" ]; then
   step split
   rm -rf "$WORK/train" "$WORK/heldout"
-  mkdir -p "$WORK/train" "$WORK/heldout"
-  find -L "$FACES" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | LC_ALL=C sort |
-    awk '{print NR % 10 == 0 ? "heldout" : "train", $0}' |
-    while read -r part file; do ln -s "$(realpath "$file")" "$WORK/$part/$(basename "$file")"; done
+  split_folder "$FACES" "$WORK/train" "$WORK/heldout"
   touch "$WORK/split.done"
 fi
 echo "train: $(find "$WORK/train" -type l | wc -l) faces, held out: $(find "$WORK/heldout" -type l | wc -l)"
@@ -107,5 +75,5 @@ for variant in $VARIANTS; do models+=(--model "$variant=$(last_checkpoint "$WORK
 invertfill eval --images "$WORK/heldout" --res "$RES" --device "$DEVICE" \
   --masks "hard=$WORK/masks/hard" --masks "extreme=$WORK/masks/extreme" --masks "all=$WORK/masks/all" \
   "${models[@]}" "${BASELINES[@]}" -o "$WORK/eval"
-"$PYTHON" "$CONFIGS/figures.py" "$WORK"
+"$PYTHON" "$RECIPES/figures.py" "$WORK"
 step done

@@ -33,9 +33,7 @@ step split
 rm -rf "$WORK/train" "$WORK/heldout"
 for source in "$SCENES"/*/; do
   name=$(basename "$source")
-  mkdir -p "$WORK/train/$name" "$WORK/heldout/$name"
-  find -L "$source" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | LC_ALL=C sort | awk '{print NR % 10 == 0 ? "heldout" : "train", $0}' |
-    while read -r part file; do ln -s "$(realpath "$file")" "$WORK/$part/$name/$(basename "$file")"; done
+  split_folder "$source" "$WORK/train/$name" "$WORK/heldout/$name"
 done
 echo "train: $(find "$WORK/train" -type l | wc -l) images, held out: $(find "$WORK/heldout" -type l | wc -l)"
 

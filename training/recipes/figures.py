@@ -1,11 +1,12 @@
-"""The figures of docs/reproduction.md from a faces64 recipe's WORK folder (OpenCV only, no plotting library).
+"""The figures of docs/reproduction.md from a recipe's WORK folder (OpenCV only, no plotting library).
 
-    python training/recipes/faces64/figures.py WORK
+    python training/recipes/figures.py WORK
 
 Writes WORK/figures/: losses-<stage>.png, the loss curves from WORK/<stage>.jsonl (the --progress
 json lines) against thousands of images; stage1-samples.png, the stage-1 sample grids (fixed
 latents) at three points of training side by side; fills-<variant>.png, the last stage-2 fill grid
-of each variant (rows: masked input, generator output, composite, original).
+of each variant, stage2-<variant> (fills-full.png for a lone stage2) (rows: masked input, generator
+output, composite, original).
 """
 
 from __future__ import annotations
@@ -105,10 +106,11 @@ def main(work: Path) -> None:
         panels = [label_above(read_png(path), f"{int(path.stem.split('-')[1]) / 1000:.0f} kimg") for path in chosen]
         gap = np.full((panels[0].shape[0], 8, 3), 255, np.uint8)
         write_png(out / "stage1-samples.png", np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1))
-    for stage in sorted(work.glob("stage2-*/samples")):
+    for stage in sorted(work.glob("stage2*/samples")):
         fills = sorted(stage.glob("fills-*.png"))
         if fills:
-            shutil.copyfile(fills[-1], out / f"fills-{stage.parent.name.removeprefix('stage2-')}.png")
+            variant = stage.parent.name.removeprefix("stage2").removeprefix("-") or "full"
+            shutil.copyfile(fills[-1], out / f"fills-{variant}.png")
 
 
 if __name__ == "__main__":
