@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from core.errors import InvertFillError
 from core.io import checkpoint as checkpoint_module
 from core.io import checkpoint_migrations
-from core.io.checkpoint import load_checkpoint
-from core.io.checkpoint_migrations import StoredCheckpoint
+from core.io.checkpoint import ALIGNED_FACE, SCENE, ModelCard, load_checkpoint, save_checkpoint
+from core.io.checkpoint_migrations import StoredCheckpoint, add_model_card
 
 DATA = Path(__file__).parent / "data"
 V1_MODEL, V1_GAN = DATA / "checkpoint-v1.safetensors", DATA / "checkpoint-v1-gan.safetensors"
@@ -51,6 +52,7 @@ def test_an_older_file_is_upgraded_by_each_migration_in_turn(monkeypatch, expect
 
     def rename_domain(stored: StoredCheckpoint) -> StoredCheckpoint:
         applied.append(stored.version)
+        stored = add_model_card(stored)
         return StoredCheckpoint(2, {**stored.metadata, "domain": "tests, renamed by 1 -> 2"}, stored.parts, stored.tensors)
 
     def rescale_output_layer(stored: StoredCheckpoint) -> StoredCheckpoint:
@@ -71,8 +73,29 @@ def test_an_older_file_is_upgraded_by_each_migration_in_turn(monkeypatch, expect
 
 
 def test_a_version_without_a_migration_is_a_one_line_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(checkpoint_module, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(checkpoint_migrations, "MIGRATIONS", {})
     path = tmp_path / "old.safetensors"
     shutil.copy(V1_MODEL, path)
     with pytest.raises(InvertFillError, match="old.safetensors has format version 1, which this InvertFill Studio cannot upgrade"):
         load_checkpoint(path)
+
+
+def test_a_format_1_file_gains_a_model_card_framed_by_its_domain(tmp_path):
+    """Version 1 stated no framing: the faces recipe's models (domain "faces") learned aligned faces."""
+    assert load_checkpoint(V1_MODEL).card == ModelCard(SCENE, "")
+    stored = load_file(V1_MODEL)
+    with safe_open(str(V1_MODEL), framework="pt") as f:
+        metadata = f.metadata()
+    faces = tmp_path / "faces-v1.safetensors"
+    save_file(stored, str(faces), metadata={**metadata, "domain": "faces"})
+    assert load_checkpoint(faces).card == ModelCard(ALIGNED_FACE, "")
+
+
+def test_the_model_card_round_trips_and_a_wrong_framing_is_refused(tmp_path):
+    model = load_checkpoint(V1_MODEL).part("invertfill")
+    card = ModelCard(ALIGNED_FACE, "CelebA-HQ: non-commercial research use")
+    save_checkpoint(tmp_path / "m.safetensors", {"invertfill": model}, "encoder", "faces", card=card)
+    loaded = load_checkpoint(tmp_path / "m.safetensors")
+    assert (loaded.card, loaded.format_version) == (card, 2)
+    with pytest.raises(InvertFillError, match="framing must be aligned-face or scene, got 'portrait'"):
+        ModelCard("portrait")

@@ -57,15 +57,18 @@ def test_eval_writes_the_table_the_composites_and_the_grid(eval_set, tiny_checkp
     assert code == 0 and "| ours |" in out and "| Telea |" in out and "| Navier–Stokes |" in out
     report = (tmp_path / "report" / "report.md").read_text()
     assert "mask sets: all " in report and "composited images" in report and "11×11 Gaussian" in report
-    assert "| method | all PSNR ↑ | all SSIM ↑ | all seam ↓ | hard PSNR ↑ |" in report and "the ground truth itself scores all " in report
+    assert "| method | all PSNR ↑ | all SSIM ↑ | all seam ↓ | all sharpness → 1 | hard PSNR ↑ |" in report
+    assert "the ground truth itself scores all " in report and "strategy: detail" in report
     csv = (tmp_path / "report" / "report.csv").read_text().splitlines()
-    assert csv[0] == "method,all PSNR ↑,all SSIM ↑,all seam ↓,hard PSNR ↑,hard SSIM ↑,hard seam ↓" and len(csv) == 4
+    assert csv[0] == "method,all PSNR ↑,all SSIM ↑,all seam ↓,all sharpness → 1,hard PSNR ↑,hard SSIM ↑,hard seam ↓,hard sharpness → 1"
+    assert len(csv) == 4
     assert len(list((tmp_path / "report" / "hard" / "ours").glob("*.png"))) == 8
     grid = read_image(tmp_path / "report" / "examples-hard.png").pixels
     assert grid.shape == (4 * 32, 6 * 32, 3)
     for row in csv[1:]:
-        psnr_all, ssim_all, seam_all, psnr_hard, ssim_hard, seam_hard = [float(v) for v in row.split(",")[1:]]
+        psnr_all, ssim_all, seam_all, sharp_all, psnr_hard, ssim_hard, seam_hard, sharp_hard = [float(v) for v in row.split(",")[1:]]
         assert 0 < ssim_all <= 1 and 0 < ssim_hard <= 1 and psnr_all > 5 and psnr_hard > 5 and 0 <= seam_all <= 255 and 0 <= seam_hard <= 255
+        assert 0 < sharp_all < 3 and 0 < sharp_hard < 3
 
 
 def test_pred_gt_mode_scores_the_same_composites_identically(eval_set, tmp_path):

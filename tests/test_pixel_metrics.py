@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics.pixel import psnr, ssim
+from training.metrics.pixel import hole_gradient, psnr, ssim
 
 skimage_metrics = pytest.importorskip("skimage.metrics")
 
@@ -37,3 +37,19 @@ def test_worse_images_score_lower():
     a, b = pair(7)
     c = np.clip(a.astype(int) + np.random.default_rng(8).integers(-120, 121, a.shape), 0, 255).astype(np.uint8)
     assert ssim(a, c) < ssim(a, b) < 1 and psnr(a, c) < psnr(a, b)
+
+
+def test_hole_gradient_is_zero_on_a_flat_fill_and_scales_with_the_contrast():
+    y, x = np.mgrid[:64, :64]
+    stripes = np.where(x % 4 < 2, 100, 140).astype(np.uint8)[..., None].repeat(3, axis=2)
+    hole = np.zeros((64, 64), bool)
+    hole[16:48, 16:48] = True
+    flat = stripes.copy()
+    flat[hole] = 120
+    assert hole_gradient(flat, hole) < hole_gradient(stripes, hole)
+    inner = np.zeros_like(hole)
+    inner[20:44, 20:44] = True
+    assert hole_gradient(flat, inner) == 0
+    stronger = np.where(x % 4 < 2, 80, 160).astype(np.uint8)[..., None].repeat(3, axis=2)
+    assert hole_gradient(stronger, inner) == pytest.approx(2 * hole_gradient(stripes, inner))
+    assert math.isnan(hole_gradient(stripes, np.zeros_like(hole)))

@@ -15,7 +15,7 @@ import torch
 
 from core import __version__
 from core.engine.fill_methods import FillMethod
-from core.engine.fill_strategy import fill_rgb8
+from core.engine.fill_strategy import DEFAULT_STRATEGY, fill_rgb8
 from core.errors import InvertFillError
 from core.io.atomic_write import atomic_write
 from core.io.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image
@@ -25,10 +25,10 @@ from .data import image_files, square_crop
 from .metrics.fid import cached_statistics, compute_features, feature_statistics, frechet_distance
 from .metrics.inception import load_fid_inception
 from .metrics.lpips import load_lpips
-from .metrics.pixel import psnr, seam, ssim
+from .metrics.pixel import hole_gradient, psnr, seam, ssim
 
 MASK_SET_BUCKETS = (*BUCKETS, "outpaint")
-METRIC_DIRECTIONS = {"PSNR": "↑", "SSIM": "↑", "seam": "↓", "FID": "↓", "LPIPS": "↓"}
+METRIC_DIRECTIONS = {"PSNR": "↑", "SSIM": "↑", "seam": "↓", "sharpness": "→ 1", "FID": "↓", "LPIPS": "↓"}
 """Every metric of a report, in the order of its columns, with the direction that is better."""
 MANIFEST = "manifest.json"
 
@@ -93,9 +93,8 @@ def composite(image: np.ndarray, output: np.ndarray, hole: np.ndarray) -> np.nda
     return np.where(hole[..., None], output, image)
 
 
-def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0, strategy: str = "resize") -> list[np.ndarray]:
-    """Every pair filled by `method` with `strategy` (default: one window over the image, resized to the
-    method's size): the compositions."""
+def fill_pairs(method: FillMethod, pairs: list[EvalPair], seed: int = 0, strategy: str = DEFAULT_STRATEGY) -> list[np.ndarray]:
+    """Every pair filled by `method` with `strategy`: the compositions."""
     return [composite(p.image, fill_rgb8(method, p.image, p.hole, strategy, seed), p.hole) for p in pairs]
 
 
@@ -150,11 +149,23 @@ def mean_seam(pairs: list[EvalPair], images: list[np.ndarray]) -> float:
     return float(np.mean(seams)) if seams else math.nan
 
 
+def mean_sharpness(pairs: list[EvalPair], composites: list[np.ndarray]) -> float:
+    """Mean over the set of the hole's gradient in the composite over the ground truth's (pairs
+    whose ground truth is flat in the hole, or that have no hole, left out)."""
+    ratios = []
+    for pair, image in zip(pairs, composites):
+        truth = hole_gradient(pair.image, pair.hole)
+        if truth > 0:
+            ratios.append(hole_gradient(image, pair.hole) / truth)
+    return float(np.mean(ratios)) if ratios else math.nan
+
+
 def pixel_scores(pairs: list[EvalPair], composites: list[np.ndarray]) -> dict[str, float]:
-    """Mean SSIM, PSNR (finite PSNRs only; an all-known mask gives infinity) and seam over the set."""
+    """Mean SSIM, PSNR (finite PSNRs only; an all-known mask gives infinity), seam and sharpness over the set."""
     ssims = [ssim(c, p.image) for p, c in zip(pairs, composites)]
     psnrs = [v for v in (psnr(c, p.image) for p, c in zip(pairs, composites)) if math.isfinite(v)]
-    return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf, "seam": mean_seam(pairs, composites)}
+    return {"SSIM": float(np.mean(ssims)), "PSNR": float(np.mean(psnrs)) if psnrs else math.inf, "seam": mean_seam(pairs, composites),
+            "sharpness": mean_sharpness(pairs, composites)}
 
 
 def read_predictions(pred_dir: str | os.PathLike[str], pairs: list[EvalPair], bucket: str) -> list[np.ndarray]:
@@ -225,7 +236,7 @@ def evaluate(
     fid_weights: str | os.PathLike[str] | None = None,
     lpips_trunk: str = "alex",
     device: str = "cpu",
-    strategy: str = "resize",
+    strategy: str = DEFAULT_STRATEGY,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """For each mask set (bucket), fill (or read) every image–mask pair by each method and score
     the compositions; write OUT/<bucket>/<method>/*.png, OUT/examples-<bucket>.png, OUT/report.md
@@ -265,6 +276,8 @@ def evaluate(
             "FID", f"InceptionV3 pool features (pt_inception-2015-12-05), 299×299 bilinear, float64 statistics, composites vs the {count} ground-truth images"
         ),
         "LPIPS": perceptual.describe("LPIPS", f"v0.1, {lpips_trunk} trunk, mean over images, composites vs ground truth"),
+        "sharpness": "the hole's mean gradient magnitude (3×3 Sobel of the luma) over the ground truth's, mean over images; "
+        "1 is as detailed as the photo, a smooth fill is near 0",
         "seed": seed,
     }
     markdown, csv = report_table(scores, settings)

@@ -9,6 +9,7 @@ from pathlib import Path
 from core.errors import InvertFillError
 from core.io.image_io import IMAGE_SUFFIXES
 
+from .fill_strategy import DEFAULT_STRATEGY
 from .inpainter import Inpainter
 from .progress import Progress, ProgressCallback
 
@@ -85,7 +86,7 @@ def pair_images_with_masks(
 def run_batch(
     inpainter: Inpainter,
     jobs: list[BatchJob],
-    strategy: str = "crop",
+    strategy: str = DEFAULT_STRATEGY,
     seed: int | None = None,
     overwrite: bool = False,
     quality: int = 95,

@@ -1,10 +1,14 @@
 """Strategies for images of any size (DESIGN §6, large images).
 
-A fill method works on square windows. `crop` fills one window around each connected hole
-region (with context around it, at the image's own scale when the hole is small), `resize` one
-window over the whole image, `full` only an image at the method's own size. A window that
-reaches past the image is padded by reflection and the padding counts as known; a window of
-another size than the method's is resized to it and back. Only hole pixels change.
+A fill method works on square windows. `detail` (the default) chooses each window by what the
+model learned (its framing: the whole face for an aligned-face model, context of a few times the
+hole for a scene model, a ring of context for a classic fill), fills it at the method's working
+size and rebuilds the full resolution with the photo's own fine detail (core.engine.detail).
+`crop` fills one window around each connected hole region (with context around it, at the
+image's own scale when the hole is small), `resize` one window over the whole image, `full` only
+an image at the method's own size; a window of another size than the method's is resized to it
+and back. A window that reaches past the image is padded by reflection and the padding counts
+as known. Only hole pixels change.
 """
 
 from __future__ import annotations
@@ -18,23 +22,39 @@ import numpy as np
 from core.errors import InvertFillError
 from core.wording import counted
 
+from .detail import add_detail
+from .faces import Square, aligned_square, find_faces
 from .fill_methods import FillMethod, window_seed
 from .progress import Progress, ProgressCallback
 
-STRATEGIES = ("crop", "resize", "full")
+STRATEGIES = ("detail", "crop", "resize", "full")
+DEFAULT_STRATEGY = "detail"
 CONTEXT = 2.0
 """A crop window's side is CONTEXT times the hole region's larger side (at least the model size)."""
+SCENE_CONTEXT = 3.0
+"""With `detail`, a scene model's window is SCENE_CONTEXT times the hole region's larger side."""
+PORTRAIT = 0.8
+"""With `detail`, a face whose aligned square spans this share of the image's shorter side makes
+the image a portrait: the window is the whole image."""
+CLASSIC_HOLE_PIXELS = 16384
+"""With `detail`, a classic fill works at the scale where a window's hole has at most about this
+many pixels (so one call takes a fraction of a second, and a cancel is seen soon)."""
 MERGE_FRACTION = 1 / 16
 """Holes closer than this fraction of the model size (or 8 px) share one window."""
+NO_FACE = ("no face found: this model learned aligned faces and paints a face into whatever it fills; "
+           "a classic fill (Model → Telea) suits this photo better")
+FACE_ELSEWHERE = "part of the hole lies outside every face found: it was filled in a window over the whole image"
 
 
 @dataclass(frozen=True)
 class Window:
-    """A square window at (top, left) with side `side`; it may reach past the image."""
+    """A square window at (top, left) with side `side`; it may reach past the image. `work` is the
+    side it is filled at with `detail` (a divisor of `side`); None: the method's own size."""
 
     top: int
     left: int
     side: int
+    work: int | None = None
 
 
 def _centred(center: float, side: int, extent: int) -> int:
@@ -45,8 +65,24 @@ def _centred(center: float, side: int, extent: int) -> int:
     return (extent - side) // 2
 
 
+def _hole_regions(hole: np.ndarray, resolution: int | None) -> list[tuple[int, int, int, int]]:
+    """The connected hole regions (nearby ones merged) as (y0, y1, x0, x1) spans, largest first."""
+    h, w = hole.shape
+    merge = max(8, int((resolution or 128) * MERGE_FRACTION))
+    grown = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (2 * merge + 1, 2 * merge + 1)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    regions = sorted(stats[1:count].tolist(), key=lambda s: -s[cv2.CC_STAT_AREA])
+    spans = []
+    for x, y, bw, bh, _ in regions:
+        x0, x1 = _undilate(x, x + bw, merge, w)
+        y0, y1 = _undilate(y, y + bh, merge, h)
+        spans.append((y0, y1, x0, x1))
+    return spans
+
+
 def plan_windows(hole: np.ndarray, strategy: str, resolution: int | None) -> list[Window]:
-    """The windows that cover every hole pixel of `hole` (H, W) bool, largest region first."""
+    """The windows that cover every hole pixel of `hole` (H, W) bool, largest region first
+    (`detail` is planned by `plan_detail_windows`, which also needs the image)."""
     h, w = hole.shape
     if strategy == "full":
         if resolution is not None and (h, w) != (resolution, resolution):
@@ -57,18 +93,71 @@ def plan_windows(hole: np.ndarray, strategy: str, resolution: int | None) -> lis
         return [Window(_centred(h / 2, side, h), _centred(w / 2, side, w), side)]
     if strategy != "crop":
         raise InvertFillError(f"unknown strategy {strategy!r}; use {', '.join(STRATEGIES)}")
-    merge = max(8, int((resolution or 128) * MERGE_FRACTION))
-    grown = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (2 * merge + 1, 2 * merge + 1)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    regions = sorted(stats[1:count].tolist(), key=lambda s: -s[cv2.CC_STAT_AREA])
     windows = []
-    for x, y, bw, bh, _ in regions:
-        x0, x1 = _undilate(x, x + bw, merge, w)
-        y0, y1 = _undilate(y, y + bh, merge, h)
+    for y0, y1, x0, x1 in _hole_regions(hole, resolution):
         extent = max(x1 - x0, y1 - y0)
         side = min(max(int(np.ceil(extent * CONTEXT)), resolution or 0), max(h, w))
         windows.append(Window(_centred((y0 + y1) / 2, side, h), _centred((x0 + x1) / 2, side, w), side))
     return windows
+
+
+def _whole_image(h: int, w: int, work: int) -> Window:
+    """One window over the whole (H, W) image, its side a multiple of `work`."""
+    side = -(-max(h, w) // work) * work
+    return Window(_centred(h / 2, side, h), _centred(w / 2, side, w), side, work)
+
+
+def _around(y0: int, y1: int, x0: int, x1: int, side: int, h: int, w: int, work: int) -> Window:
+    """A window of at least `side` (a multiple of `work`, at least `work`) centred on a region."""
+    side = -(-max(side, work) // work) * work
+    return Window(_centred((y0 + y1) / 2, side, h), _centred((x0 + x1) / 2, side, w), side, work)
+
+
+def _face_window(square: Square, h: int, w: int, resolution: int) -> Window:
+    """The window of a face's aligned square, or the whole image when the face makes it a portrait."""
+    if square.side >= PORTRAIT * min(h, w):
+        return _whole_image(h, w, resolution)
+    side = -(-max(square.side, resolution) // resolution) * resolution
+    grow = (side - square.side) // 2
+    return Window(square.top - grow, square.left - grow, side, resolution)
+
+
+def _classic_work(hole: np.ndarray, window: Window) -> int:
+    """The side a classic fill works at in `window`: its hole shrunk to about CLASSIC_HOLE_PIXELS."""
+    pixels = int(_cut(hole.astype(np.uint8), window, reflect=False).sum())
+    factor = max(1, int(np.ceil(np.sqrt(pixels / CLASSIC_HOLE_PIXELS))))
+    return -(-window.side // factor)
+
+
+def plan_detail_windows(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) -> tuple[list[Window], list[str]]:
+    """The `detail` windows for `method` over `rgb8` (H, W, 3) uint8 with `hole` (H, W) bool, largest
+    region first, and notes for the user (a faces model that finds no face says so)."""
+    h, w = hole.shape
+    regions = _hole_regions(hole, method.resolution)
+    if method.resolution is None:
+        windows = []
+        for y0, y1, x0, x1 in regions:
+            side = min(int(np.ceil(max(x1 - x0, y1 - y0) * CONTEXT)), max(h, w))
+            work = _classic_work(hole, Window(_centred((y0 + y1) / 2, side, h), _centred((x0 + x1) / 2, side, w), side))
+            windows.append(_around(y0, y1, x0, x1, side, h, w, work))
+        return windows, []
+    resolution = method.resolution
+    if method.framing == "scene":
+        return [_around(y0, y1, x0, x1, int(np.ceil(max(x1 - x0, y1 - y0) * SCENE_CONTEXT)), h, w, resolution)
+                for y0, y1, x0, x1 in regions], []
+    squares = [aligned_square(face) for face in find_faces(rgb8)]
+    if not squares:
+        return [_whole_image(h, w, resolution)], [NO_FACE]
+    windows, notes = [], []
+    for y0, y1, x0, x1 in regions:
+        holding = [square for square in squares if square.contains((y0 + y1) / 2, (x0 + x1) / 2)]
+        if holding:
+            window = _face_window(min(holding, key=lambda square: square.side), h, w, resolution)
+        else:
+            window, notes = _whole_image(h, w, resolution), [FACE_ELSEWHERE]
+        if window not in windows:
+            windows.append(window)
+    return windows, notes
 
 
 def _undilate(start: int, stop: int, merge: int, extent: int) -> tuple[int, int]:
@@ -100,6 +189,18 @@ def _prepare(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Win
     return patch, patch_hole.astype(bool)
 
 
+def _shrink_known(patch: np.ndarray, hole: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S, 3) uint8 and (S, S) bool -> the same at `size` (a divisor of S): each pixel the mean of
+    the known pixels under it, a hole where fewer than half of them are known."""
+    if size == patch.shape[0]:
+        return patch, hole
+    known = (~hole).astype(np.float32)
+    total = cv2.resize(patch.astype(np.float32) * known[..., None], (size, size), interpolation=cv2.INTER_AREA)
+    share = cv2.resize(known, (size, size), interpolation=cv2.INTER_AREA)
+    small = np.clip(total / np.maximum(share, 1e-6)[..., None], 0, 255).round().astype(np.uint8)
+    return small, share < 0.5
+
+
 def _paste(filled: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, window: Window) -> None:
     """Copy a filled window (S, S, 3) into rgb8 (H, W, 3) where `hole` is still set, then mark it known."""
     if filled.shape[0] != window.side:
@@ -117,11 +218,12 @@ def fill_rgb8(
     method: FillMethod,
     rgb8: np.ndarray,
     hole: np.ndarray,
-    strategy: str = "crop",
+    strategy: str = DEFAULT_STRATEGY,
     seed: int = 0,
     variation: int = 0,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    notes: list[str] | None = None,
 ) -> np.ndarray | None:
     """rgb8: (H, W, 3) uint8, hole: (H, W) bool -> a filled copy; None if cancelled.
 
@@ -130,19 +232,32 @@ def fill_rgb8(
     pastes the hole pixels that no window before it has filled, largest region first, so later
     passes see the fills of earlier ones. Known pixels are copied unchanged.
     `cancel` is checked before and after every pass, so a cancel during the last one also returns None.
+    Notes for the user (see plan_detail_windows) are appended to `notes` when it is given.
     """
     assert rgb8.shape[:2] == hole.shape and rgb8.dtype == np.uint8, (rgb8.shape, hole.shape, rgb8.dtype)
-    windows = plan_windows(hole, strategy, method.resolution)
+    if strategy == DEFAULT_STRATEGY:
+        windows, planned_notes = plan_detail_windows(method, rgb8, hole)
+        if notes is not None:
+            notes.extend(planned_notes)
+    else:
+        windows = plan_windows(hole, strategy, method.resolution)
     result, remaining = rgb8.copy(), hole.copy()
     per_pass = method.windows_per_pass
     for first in range(0, len(windows), per_pass):
         if cancel is not None and cancel.is_set():
             return None
         batch = windows[first : first + per_pass]
-        patches, holes = zip(*(_prepare(method, result, remaining, window) for window in batch))
+        if strategy == DEFAULT_STRATEGY:
+            full_size = [(_cut(result, window, reflect=True), _cut(remaining.view(np.uint8), window, reflect=False).view(bool))
+                         for window in batch]
+            patches, holes = zip(*(_shrink_known(patch, patch_hole, window.work) for (patch, patch_hole), window in zip(full_size, batch)))
+        else:
+            patches, holes = zip(*(_prepare(method, result, remaining, window) for window in batch))
         filled = method.fill_windows(list(patches), list(holes), window_seed(seed, variation, first // per_pass), variation)
         if cancel is not None and cancel.is_set():
             return None
+        if strategy == DEFAULT_STRATEGY:
+            filled = [add_detail(patch, patch_hole, low) for (patch, patch_hole), low in zip(full_size, filled, strict=True)]
         for window, patch in zip(batch, filled, strict=True):
             _paste(patch, result, remaining, window)
         if progress is not None:

@@ -32,6 +32,7 @@ class PatchMatchFill:
     seeded per window so that a seed gives the same fill)."""
 
     resolution = None
+    framing = None
     windows_per_pass = 1
     description = "PatchMatch fill (pypatchmatch)"
 

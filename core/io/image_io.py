@@ -140,7 +140,7 @@ def _decode(path: Path, data: bytes, what: str) -> np.ndarray:
     kind = _format_of(data)
     if kind is None:
         raise InvertFillError(f"{what} {path} is not a {READABLE} image")
-    pixels, types, metadata = cv2.imdecodeWithMetadata(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    pixels, types, metadata = cv2.imdecodeWithMetadata(np.frombuffer(data, np.uint8), flags=cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise InvertFillError(f"{what} {path} could not be decoded: the {kind} file is truncated or corrupt")
     if pixels.dtype not in (np.uint8, np.uint16):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -67,3 +68,16 @@ def seam(image: np.ndarray, hole: np.ndarray) -> float:
     horizontal = np.abs(pixels[:, 1:] - pixels[:, :-1])[hole[:, 1:] != hole[:, :-1]]
     steps = np.concatenate([vertical, horizontal])
     return float(steps.mean()) if len(steps) else math.nan
+
+
+def hole_gradient(image: np.ndarray, hole: np.ndarray) -> float:
+    """Mean gradient magnitude (3×3 Sobel of the luma, in 8-bit levels per pixel) over the hole
+    pixels of an (H, W, 3) uint8 image; NaN when there is no hole pixel. A fill's value over the
+    ground truth's measures how sharp it is (a smooth fill scores near 0, one as detailed as the
+    photo 1)."""
+    assert image.ndim == 3 and image.shape[:2] == hole.shape, (image.shape, hole.shape)
+    if not hole.any():
+        return math.nan
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    magnitude = np.hypot(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1)) / 8
+    return float(magnitude[hole].mean())
