@@ -1,5 +1,6 @@
 """The canvas: painting with the mouse, undo, mask operations, zoom, compare, and large images."""
 
+import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -88,6 +89,53 @@ def test_ctrl_wheel_zooms_and_fit_and_actual_size(window):
     assert canvas.zoom == pytest.approx(1.25)
     window.fit_action.trigger()
     assert canvas.zoom == pytest.approx(min(canvas.viewport().width() / 120, canvas.viewport().height() / 90), rel=0.05)
+
+
+def fitted_zoom(canvas, width: int, height: int) -> float:
+    return min(canvas.viewport().width() / width, canvas.viewport().height() / height)
+
+
+def test_resizing_the_window_refits_the_image_until_another_zoom_is_chosen(window, qtbot):
+    canvas = window.canvas
+    window.fit_action.trigger()
+    window.resize(900, 700)
+    qtbot.waitUntil(lambda: canvas.viewport().width() > 700)
+    window.resize(1300, 900)
+    qtbot.waitUntil(lambda: canvas.zoom == pytest.approx(fitted_zoom(canvas, 120, 90), rel=0.02))
+    assert window.zoom_label.text() == f"{canvas.zoom:.0%}"
+    window.zoom_in_action.trigger()
+    zoom = canvas.zoom
+    window.resize(900, 700)
+    qtbot.waitUntil(lambda: canvas.viewport().width() < 900)
+    assert canvas.zoom == zoom
+
+
+def test_the_empty_canvas_says_to_open_or_drop_an_image(open_main_window, tmp_path):
+    window = open_main_window()
+    hint = window.canvas.empty_hint
+    assert hint.isVisible() and hint.text() == "Open or drop an image"
+    assert hint.geometry().contains(window.canvas.viewport().geometry().center())
+    write_photo(tmp_path / "photo.png")
+    window.open_image(tmp_path / "photo.png")
+    assert not hint.isVisible()
+
+
+def test_transparent_pixels_show_a_checkerboard_that_marks_the_image_edge(open_main_window, tmp_path):
+    window = open_main_window()
+    pixels = np.zeros((90, 120, 4), np.uint8)
+    pixels[:, 60:] = (0, 90, 200, 255)
+    cv2.imwrite(str(tmp_path / "half.png"), cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA))
+    window.open_image(tmp_path / "half.png")
+    window.tool_actions["rectangle"].trigger()
+    canvas = window.canvas
+    shown = canvas.viewport().grab().toImage()
+    left = canvas.mapFromScene(QPointF(0, 0)).x()
+    top, bottom = canvas.mapFromScene(QPointF(0, 0)).y(), canvas.mapFromScene(QPointF(0, 90)).y()
+    transparent = {shown.pixelColor(x, y).name() for x in range(left + 2, left + 40) for y in range(top + 2, bottom - 2, 3)}
+    assert transparent == {"#cccccc", "#999999"}
+    outside = {shown.pixelColor(x, top + 20).name() for x in range(0, left - 1)}
+    assert outside == {"#303034"}
+    assert shown.pixelColor(canvas.mapFromScene(QPointF(100, 45))).name() == "#005ac8"
 
 
 def test_painting_is_refused_while_the_engine_works(window):

@@ -2,13 +2,14 @@
 
 Layers draw straight from the Document's numpy arrays and repaint only the exposed part, and
 strokes repaint only the rectangle they touched, so painting on a 6000×4000 photo stays smooth.
+A checkerboard under the image shows where it is transparent; the empty canvas says what to do.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -28,12 +29,28 @@ from .qt_image import image_view
 
 TOOLS = ("brush", "eraser", "rectangle")
 MASK_COLOR = QColor(255, 48, 48, 120)
+BACKGROUND = QColor(48, 48, 52)
+CHECKER_COLORS = (QColor(204, 204, 204), QColor(153, 153, 153))
+CHECKER_SQUARE = 8
+"""The checkerboard's squares are this many screen pixels at any zoom, as in image editors."""
+EMPTY_HINT = "Open or drop an image"
 ZOOM_STEP = 1.25
 ZOOM_RANGE = (0.02, 32.0)
 
 
 def region_rect(region: Region) -> QRectF:
     return QRectF(region.left, region.top, region.right - region.left, region.bottom - region.top)
+
+
+def checkerboard_brush() -> QBrush:
+    """A brush that tiles light and dark grey squares of CHECKER_SQUARE pixels."""
+    tile = QPixmap(2 * CHECKER_SQUARE, 2 * CHECKER_SQUARE)
+    tile.fill(CHECKER_COLORS[0])
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_COLORS[1])
+    painter.fillRect(CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_COLORS[1])
+    painter.end()
+    return QBrush(tile)
 
 
 class PixelLayer(QGraphicsItem):
@@ -65,6 +82,8 @@ class CanvasView(QGraphicsView):
 
     mask_edited(region, before, after, text): a finished stroke or rectangle, for the undo stack.
     compare_held(bool): Tab pressed / released. zoom_changed(float): the new scale.
+    While `fitted` (after opening, and Fit to window) the image refits as the view is resized;
+    any other zoom keeps its scale.
     """
 
     mask_edited = Signal(object, object, object, str)
@@ -74,7 +93,9 @@ class CanvasView(QGraphicsView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
-        self.setBackgroundBrush(QBrush(QColor(48, 48, 52)))
+        self.setBackgroundBrush(QBrush(BACKGROUND))
+        self._checkerboard = checkerboard_brush()
+        self.fitted = True
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
@@ -108,6 +129,9 @@ class CanvasView(QGraphicsView):
         self.original_badge.move(8, 8)
         self.original_badge.adjustSize()
         self.original_badge.setVisible(False)
+        self.empty_hint = QLabel(EMPTY_HINT, self)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setStyleSheet("color: rgb(170, 170, 176); font-size: 18pt;")
 
     # document
 
@@ -123,6 +147,7 @@ class CanvasView(QGraphicsView):
         self._image_layer = self._mask_layer = None
         self._rubber_band.setVisible(False)
         self._showing_original = False
+        self.empty_hint.setVisible(document is None)
         if document is None:
             return
         self._image_layer = PixelLayer(document.display)
@@ -282,7 +307,26 @@ class CanvasView(QGraphicsView):
         self._cursor.setVisible(False)
         super().leaveEvent(event)
 
-    # zoom
+    # background, empty hint and zoom
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """The view's grey, and where the image lies a checkerboard, seen through its transparent pixels:
+        its squares keep their size on screen and start at the image's corner, so they scroll with it."""
+        super().drawBackground(painter, rect)
+        if self.document is None:
+            return
+        image = self.mapFromScene(self.sceneRect()).boundingRect()
+        painter.save()
+        painter.resetTransform()
+        painter.setBrushOrigin(image.topLeft())
+        painter.fillRect(image.intersected(self.mapFromScene(rect).boundingRect()), self._checkerboard)
+        painter.restore()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.empty_hint.setGeometry(self.viewport().geometry())
+        if self.fitted:
+            self.fit_to_window()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -296,14 +340,18 @@ class CanvasView(QGraphicsView):
 
     def zoom_by(self, factor: float) -> None:
         target = min(max(self.zoom * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
+        self.fitted = False
         self.scale(target / self.zoom, target / self.zoom)
         self.zoom_changed.emit(self.zoom)
 
     def actual_size(self) -> None:
+        self.fitted = False
         self.resetTransform()
         self.zoom_changed.emit(self.zoom)
 
     def fit_to_window(self) -> None:
+        """Show the whole image, and keep it whole while the view is resized, until zoomed otherwise."""
+        self.fitted = True
         if self.document is not None:
             self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom_changed.emit(self.zoom)
