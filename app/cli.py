@@ -22,7 +22,7 @@ from core.engine.progress import Progress, ProgressCallback
 from core.errors import InvertFillError
 from core.wording import counted
 
-from .cli_parser import build_parser
+from .cli_parser import BATCH_FORMATS, build_parser
 
 EXIT_OK, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -36,12 +36,14 @@ def _run_fill(args: argparse.Namespace) -> int:
 
     inpainter = Inpainter(args.model, args.device, args.method)
     result = inpainter.fill_file(
-        args.image, args.mask, args.output, args.strategy, args.seed, args.variations, args.overwrite, args.quality
+        args.image, args.mask, args.output, args.strategy, args.seed, args.variations, args.overwrite, args.quality,
+        variation_strength=args.variation_strength,
     )
     for note in result.notes:
         _note(note)
+    seed = "" if inpainter.is_classic else f" (seed {result.seed})"
     for path in output_paths(Path(args.output), args.variations):
-        print(f"wrote {path} with {result.method} (seed {result.seed})")
+        print(f"wrote {path} with {result.method}{seed}")
     return EXIT_OK
 
 
@@ -49,7 +51,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     from core.engine.batch import pair_images_with_masks, run_batch
     from core.engine.inpainter import Inpainter
 
-    jobs, unpaired = pair_images_with_masks(args.image_dir, args.output, args.masks, args.mask)
+    jobs, unpaired = pair_images_with_masks(args.image_dir, args.output, args.masks, args.mask, BATCH_FORMATS[args.format])
     inpainter = Inpainter(args.model, args.device, args.method)
     print(f"filling {len(jobs)} image(s) with {inpainter.description}", file=sys.stderr)
     report_progress, close = _progress_reporter(args.progress, len(jobs), "image")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 
 from core import __version__
+from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import CLASSIC_FILLS, METHOD_KEYS, MODEL
 from core.engine.fill_strategy import STRATEGIES
+
+
+BATCH_FORMATS = {"png": ".png", "same": None}
+"""batch --format: the suffix of every output, or None to keep each input's."""
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("mask", metavar="MASK", help="any image; pixels brighter than mid-gray are filled")
     fill.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png .jpg .webp .bmp .tif)")
     fill.add_argument("--variations", type=int, default=1, metavar="K", help="write K different fills as OUT_1 … OUT_K")
+    fill.add_argument("--variation-strength", type=float, metavar="S",
+                      help=f"how far variations 2 … K stray from the first fill, 0-1 (default {VARIATION_STRENGTH:g}; 0 changes only fine noise)")
     _add_engine_options(fill)
 
     batch = commands.add_parser(
@@ -68,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("--masks", metavar="DIR", help="folder of masks named like the images")
     masks.add_argument("--mask", metavar="FILE", help="one mask for every image")
     batch.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for the filled images")
+    batch.add_argument("--format", choices=list(BATCH_FORMATS), default="png",
+                       help="png (default, as the app writes: known pixels stay exact) or same (each input's own format)")
     batch.add_argument("--progress", choices=["bar", "json"], default="bar", help="progress as a bar or JSON lines")
     _add_engine_options(batch)
 

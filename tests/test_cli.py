@@ -171,6 +171,42 @@ def test_batch_summarizes_filled_and_skipped(capsys, tmp_path, model_args):
     assert (tmp_path / "out" / "a.png").is_file() and not (tmp_path / "out" / "b.png").exists()
 
 
+def test_batch_writes_png_by_default_and_format_same_keeps_each_inputs_format(capsys, tmp_path, model_args):
+    images = tmp_path / "in"
+    rng = np.random.default_rng(1)
+    write_image(images / "a.jpg", Picture(cv2.GaussianBlur(rng.integers(0, 256, (30, 40, 3)).astype(np.uint8), (0, 0), 2)))
+    mask = np.zeros((30, 40, 1), np.uint8)
+    mask[10:20, 10:30] = 255
+    write_image(images / "a_mask.png", Picture(mask))
+    code, out, _ = run(capsys, "batch", images, "-o", tmp_path / "out", *model_args)
+    assert code == 0 and "filled 1, skipped 0" in out and sorted(os.listdir(tmp_path / "out")) == ["a.png"]
+    known = mask[..., 0] == 0
+    assert np.array_equal(read_image(tmp_path / "out" / "a.png").pixels[known], read_image(images / "a.jpg").pixels[known])
+    code, _, _ = run(capsys, "batch", images, "-o", tmp_path / "same", "--format", "same", *model_args)
+    assert code == 0 and sorted(os.listdir(tmp_path / "same")) == ["a.jpg"]
+
+
+@pytest.mark.parametrize("method", ["telea", "ns"])
+def test_a_classic_fill_prints_no_seed_and_the_model_does(capsys, photo_and_mask, tmp_path, method):
+    image, mask = photo_and_mask
+    code, out, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png", "--method", method, "--seed", "4")
+    assert code == 0 and out.startswith("wrote") and "seed" not in out
+
+
+def test_the_variation_strength_changes_how_different_variations_are(capsys, photo_and_mask, model_args, tmp_path):
+    image, mask = photo_and_mask
+    hole = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE) > 127
+    differences = []
+    for strength in ("0", "1"):
+        out = tmp_path / f"s{strength}.png"
+        code, _, _ = run(capsys, "fill", image, mask, "-o", out, "--variations", "2", "--variation-strength", strength, *model_args)
+        first, second = (read_image(tmp_path / f"s{strength}_{k}.png").pixels[hole].astype(int) for k in (1, 2))
+        differences.append(np.abs(first - second).mean())
+    assert code == 0 and differences[0] < differences[1]
+    code, _, err = run(capsys, "fill", image, mask, "-o", tmp_path / "x.png", "--variation-strength", "2", *model_args)
+    assert_one_line_error(code, err, "between 0 and 1")
+
+
 def test_batch_on_a_missing_folder(capsys, tmp_path):
     code, _, err = run(capsys, "batch", tmp_path / "nowhere", "-o", tmp_path / "out")
     assert_one_line_error(code, err, "does not exist")

@@ -83,6 +83,53 @@ def test_variations_offers_k_thumbnails_and_applies_the_chosen_one(window, qtbot
     assert np.array_equal(window.document.display[context.slices], answers.thumbnails[2])
 
 
+def test_while_the_variations_chooser_is_open_nothing_says_the_fill_is_still_running(window, qtbot, monkeypatch):
+    from app.gui import dialogs
+
+    seen = {}
+
+    def choose(parent, thumbnails, seed):
+        seen.update(busy_bar=window.busy_bar.isVisible(), message=window.statusBar().currentMessage(), cancel=window.cancel_action.isEnabled())
+        return 0
+
+    monkeypatch.setattr(dialogs, "choose_variation", choose)
+    window.preferences.variations = 2
+    run_fill(qtbot, window, window.variations_action)
+    assert seen == {"busy_bar": False, "message": "Choose one of the 2 fills.", "cancel": False}
+
+
+def test_the_selected_thumbnail_shows_its_own_colours(qtbot):
+    from app.gui.variations_dialog import VariationsDialog
+
+    colours = [(40, 160, 90), (200, 60, 30)]
+    dialog = VariationsDialog([np.full((50, 50, 3), c, np.uint8) for c in colours], 7)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.chosen == 0 and dialog.list.item(0).isSelected()
+    shown = dialog.list.viewport().grab().toImage()
+    for row, colour in enumerate(colours):
+        rect = dialog.list.visualItemRect(dialog.list.item(row))
+        assert shown.pixelColor(rect.center().x(), rect.top() + 80).getRgb()[:3] == colour
+
+
+def test_the_variation_strength_in_preferences_sets_how_different_the_variations_are(window, qtbot, answers):
+    from app.gui.preferences_dialog import PreferencesDialog
+
+    window.preferences.variations = 2
+    differences = []
+    for percent in (0, 100):
+        dialog = PreferencesDialog(window.preferences, window)
+        dialog.variation_strength.setValue(percent)
+        dialog.accept()
+        assert window.preferences.variation_strength == percent / 100
+        answers.variation = None
+        run_fill(qtbot, window, window.variations_action)
+        first, second = (t.astype(int) for t in answers.thumbnails)
+        differences.append(np.abs(first - second).mean())
+    assert differences[0] < differences[1]
+
+
 def test_variations_need_a_model_because_the_classic_fill_gives_one_result(open_main_window, tmp_path):
     window = open_main_window()
     write_photo(tmp_path / "photo.png")

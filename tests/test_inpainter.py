@@ -8,7 +8,7 @@ import pytest
 from conftest import another_thread_drawing
 
 from core.engine.batch import pair_images_with_masks, run_batch
-from core.engine.fill_methods import ModelFill
+from core.engine.fill_methods import VARIATION_STRENGTH, ModelFill
 from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
 from core.io import resources
@@ -59,6 +59,26 @@ def test_same_seed_same_fill_and_variations_differ(inpainter):
     assert not np.array_equal(fills[0], fills[1]) and not np.array_equal(fills[1], fills[2]) and not np.array_equal(fills[0], fills[2])
     other = inpainter.fill(picture, hole, seed=8).pictures[0]
     assert not np.array_equal(other.pixels[hole], fills[0])
+
+
+def hole_difference(result, hole) -> float:
+    """The mean absolute difference, in grey levels, between the first fill's hole and the others'."""
+    first = result.pictures[0].pixels[hole].astype(float)
+    return float(np.mean([np.abs(p.pixels[hole] - first).mean() for p in result.pictures[1:]]))
+
+
+def test_the_variation_strength_sets_how_far_variations_stray_from_the_first_fill(inpainter):
+    picture = Picture(np.random.default_rng(5).integers(0, 256, (32, 32, 3)).astype(np.uint8))
+    hole = hole_of(32, 32)
+    default = inpainter.fill(picture, hole, "full", seed=3, variations=3)
+    chosen = (0.0, VARIATION_STRENGTH, 1.0)
+    strengths = {s: inpainter.fill(picture, hole, "full", seed=3, variations=3, variation_strength=s) for s in chosen}
+    assert all(np.array_equal(r.pictures[0].pixels, default.pictures[0].pixels) for r in strengths.values())
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(strengths[VARIATION_STRENGTH].pictures, default.pictures, strict=True))
+    differences = [hole_difference(strengths[s], hole) for s in chosen]
+    assert differences[0] < differences[1] < differences[2], differences
+    with pytest.raises(InvertFillError, match="between 0 and 1"):
+        inpainter.fill(picture, hole, "full", seed=3, variations=2, variation_strength=1.5)
 
 
 def test_same_seed_same_fill_while_another_thread_reseeds_and_draws_the_global_rng(inpainter):

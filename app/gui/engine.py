@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.engine.batch import BatchJob, run_batch
+from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import MODEL
 from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
@@ -65,14 +66,15 @@ class EngineWorker(EngineAnswers):
             self.inpainter = inpainter
             self.model_loaded.emit(inpainter)
 
-    @Slot(int, object, object, str, object, int, object)
+    @Slot(int, object, object, str, object, int, float, object)
     def fill(
-        self, job: int, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None, variations: int, cancel: threading.Event
+        self, job: int, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None, variations: int, strength: float,
+        cancel: threading.Event,
     ) -> None:
         def work() -> object:
             if self.inpainter is None:
                 raise InvertFillError("no model is loaded")
-            return self.inpainter.fill(picture, hole, strategy, seed, variations, cancel=cancel)
+            return self.inpainter.fill(picture, hole, strategy, seed, variations, cancel=cancel, variation_strength=strength)
 
         ok, result = self._run(work, lambda message: self.fill_failed.emit(job, message))
         if ok:
@@ -100,7 +102,7 @@ class Engine(EngineAnswers):
 
     busy_changed = Signal(bool)
     _load_requested = Signal(object, str, str)
-    _fill_requested = Signal(int, object, object, str, object, int, object)
+    _fill_requested = Signal(int, object, object, str, object, int, float, object)
     _batch_requested = Signal(object, str, int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -174,14 +176,18 @@ class Engine(EngineAnswers):
         self._start()
         self._load_requested.emit(checkpoint, device, method)
 
-    def fill(self, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None = None, variations: int = 1) -> int:
+    def fill(
+        self, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None = None, variations: int = 1,
+        variation_strength: float = VARIATION_STRENGTH,
+    ) -> int:
         """Fill a copy of `picture`; returns the job number that fill_finished / fill_failed will carry.
 
         fill_finished carries the FillResult, or None when the fill was cancelled.
         """
         cancel = self._start()
         self._next_job += 1
-        self._fill_requested.emit(self._next_job, Picture(picture.pixels.copy()), hole.astype(bool), strategy, seed, variations, cancel)
+        picture = Picture(picture.pixels.copy())
+        self._fill_requested.emit(self._next_job, picture, hole.astype(bool), strategy, seed, variations, variation_strength, cancel)
         return self._next_job
 
     def batch(self, jobs: list[BatchJob], strategy: str, quality: int) -> None:

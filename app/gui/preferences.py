@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from app.user_data import settings_file
+from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import METHOD_KEYS, MODEL
 from core.engine.fill_strategy import STRATEGIES
 
@@ -84,6 +85,15 @@ class Preferences:
     @variations.setter
     def variations(self, value: int) -> None:
         self._set("fill/variations", int(value))
+
+    @property
+    def variation_strength(self) -> float:
+        """How far variations stray from the first fill, 0-1 (kept as a whole percentage)."""
+        return self._int("fill/variation_strength", round(VARIATION_STRENGTH * 100), 0, 100) / 100
+
+    @variation_strength.setter
+    def variation_strength(self, value: float) -> None:
+        self._set("fill/variation_strength", round(value * 100))
 
     @property
     def jpeg_quality(self) -> int:

@@ -1,4 +1,4 @@
-"""Edit → Preferences: how large images are filled, how many variations, JPEG quality."""
+"""Edit → Preferences: how large images are filled, how many variations and how different, JPEG quality."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ class PreferencesDialog(QDialog):
         self.variations = QSpinBox()
         self.variations.setRange(2, 12)
         self.variations.setValue(preferences.variations)
+        self.variation_strength = QSpinBox()
+        self.variation_strength.setRange(0, 100)
+        self.variation_strength.setSuffix(" %")
+        self.variation_strength.setValue(round(preferences.variation_strength * 100))
+        self.variation_strength.setToolTip(
+            "How far each variation's style moves from the model's first fill toward a random one: "
+            "0 % changes only fine noise; high values change colours and may stop matching the border"
+        )
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
         self.quality.setValue(preferences.jpeg_quality)
@@ -30,11 +38,13 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Large images", self.strategy)
         form.addRow("Variations to offer", self.variations)
+        form.addRow("How different variations are", self.variation_strength)
         form.addRow("JPEG / WebP quality", self.quality)
         form.addRow(buttons)
 
     def accept(self) -> None:
         self.preferences.strategy = self.strategy.currentData()
         self.preferences.variations = self.variations.value()
+        self.preferences.variation_strength = self.variation_strength.value() / 100
         self.preferences.jpeg_quality = self.quality.value()
         super().accept()

@@ -21,6 +21,15 @@ def thumbnail_region(region: Region, height: int, width: int) -> Region:
     return Region(region.top - pad_y, region.left - pad_x, region.bottom + pad_y, region.right + pad_x).clipped(height, width)
 
 
+def untinted_icon(pixels: np.ndarray) -> QIcon:
+    """A thumbnail icon that looks the same selected: the style would tint a selected icon with the
+    highlight colour, which changes the very colours being chosen between."""
+    pixmap = pixmap_of(pixels).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
+
+
 class VariationsDialog(QDialog):
     """Thumbnails (display pixels around the hole) of each variation; `chosen` is the picked index."""
 
@@ -34,8 +43,7 @@ class VariationsDialog(QDialog):
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setSpacing(8)
         for index, pixels in enumerate(thumbnails):
-            icon = QIcon(pixmap_of(pixels).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
-            self.list.addItem(QListWidgetItem(icon, f"Variation {index + 1}"))
+            self.list.addItem(QListWidgetItem(untinted_icon(pixels), f"Variation {index + 1}"))
         self.list.setCurrentRow(0)
         self.list.itemDoubleClicked.connect(lambda _: self.accept())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -43,7 +43,7 @@ class FillControl:
         if region is None:
             self.statusBar().showMessage("Paint over what should be filled first (brush, B).", 5000)
             return
-        job = self.engine.fill(self.document.picture, hole, self.preferences.strategy, None, variations)
+        job = self.engine.fill(self.document.picture, hole, self.preferences.strategy, None, variations, self.preferences.variation_strength)
         self._fill_job = (job, region, variations)
         self._update_enabled()
         self.canvas.setFocus()
@@ -69,6 +69,8 @@ class FillControl:
             return
         chosen = 0
         if variations > 1:
+            self._update_enabled()
+            self.statusBar().showMessage(f"Choose one of the {variations} fills.")
             context = thumbnail_region(region, self.document.height, self.document.width)
             thumbnails = [display_pixels(p)[context.slices] for p in result.pictures]
             chosen = dialogs.choose_variation(self, thumbnails, result.seed)

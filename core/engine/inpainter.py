@@ -98,10 +98,13 @@ class Inpainter:
         variations: int = 1,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        variation_strength: float | None = None,
     ) -> FillResult | None:
         """Fill `hole` (H, W) bool of `picture` `variations` times; None if cancelled.
 
         The same seed gives the same fills; without one a random seed is drawn and reported.
+        variation_strength: how far the model's variations stray from its first fill, 0-1 (None: the
+        model's default, ModelFill.variation_strength); a classic fill has no variations.
         """
         if hole.shape != (picture.height, picture.width):
             raise InvertFillError(f"the mask is {hole.shape[1]}×{hole.shape[0]} but the image is {picture.width}×{picture.height}")
@@ -116,8 +119,11 @@ class Inpainter:
         if hole.all():
             result.notes.append("the mask covers the whole image: with nothing known, the fill is invented")
         rgb8 = picture.rgb8()
+        method = self.method
+        if variation_strength is not None and isinstance(method, ModelFill):
+            method = method.varied(variation_strength)
         for variation in range(variations):
-            filled = fill_rgb8(self.method, rgb8, hole, strategy, seed, variation, progress, cancel)
+            filled = fill_rgb8(method, rgb8, hole, strategy, seed, variation, progress, cancel)
             if filled is None:
                 return None
             result.pictures.append(picture.with_fill(filled, hole))
@@ -134,6 +140,7 @@ class Inpainter:
         overwrite: bool = False,
         quality: int = 95,
         cancel: threading.Event | None = None,
+        variation_strength: float | None = None,
     ) -> FillResult | None:
         """Read, fill and write; K variations go to OUT_1 … OUT_K. Notes tell what was adjusted."""
         image_path, mask_path, output_path = Path(image_path), Path(mask_path), Path(output_path)
@@ -146,7 +153,7 @@ class Inpainter:
                 raise InvertFillError(f"the output {output} is a folder; give a file name such as {output / 'filled.png'}")
         picture = read_image(image_path)
         hole, note = fit_mask(read_mask(mask_path), picture.height, picture.width, mask_path.name)
-        result = self.fill(picture, hole, strategy, seed, variations, cancel=cancel)
+        result = self.fill(picture, hole, strategy, seed, variations, cancel=cancel, variation_strength=variation_strength)
         if result is None:
             return None
         if note:

@@ -34,6 +34,14 @@ class SoftMeanLatent(nn.Module):
         return mapping(z).mean(0).to(self.online.dtype)
 
     @torch.no_grad()
+    def variation(self, mapping: nn.Module, strength: float, generator: torch.Generator | None = None) -> Tensor:
+        """A mean latent for a fill variation: w̄_o moved by `strength` (0: w̄_o itself, 1: all the way)
+        toward mapping(z) of one random z: (style_dim,). A mean over many z stays near w̄_o, so its
+        fills hardly differ; one z moves the style of the fill."""
+        z = torch.randn(1, self.online.shape[0], generator=generator, device=self.online.device)
+        return torch.lerp(self.online, mapping(z)[0].to(self.online.dtype), strength)
+
+    @torch.no_grad()
     def reset(self, mapping: nn.Module, generator: torch.Generator | None = None, online: Tensor | None = None) -> None:
         """Draw the target and the online mean latent independently; `online` (style_dim,), when
         given, is taken instead of a draw."""
