@@ -160,8 +160,7 @@ class DialogAnswers:
     def install(self, monkeypatch) -> None:
         from app.gui import dialogs
 
-        monkeypatch.setattr(dialogs, "show_error", lambda parent, title, message: self.errors.append((title, message)))
-        monkeypatch.setattr(dialogs, "show_info", lambda parent, title, message: self.infos.append((title, message)))
+        monkeypatch.setattr(dialogs, "message_box", self._message_box)
         monkeypatch.setattr(dialogs, "ask_unsaved", self._ask_unsaved)
         monkeypatch.setattr(dialogs, "choose_file_to_open", lambda *args: self.open_paths.pop(0))
         monkeypatch.setattr(dialogs, "choose_file_to_save", lambda *args: self.save_paths.pop(0))
@@ -169,6 +168,9 @@ class DialogAnswers:
         monkeypatch.setattr(dialogs, "ask_quality", lambda *args: self.quality)
         monkeypatch.setattr(dialogs, "choose_variation", self._choose_variation)
         monkeypatch.setattr(dialogs, "ask_stop_training", self._ask_stop_training)
+
+    def _message_box(self, parent, kind, title, message) -> None:
+        (self.errors if kind == "error" else self.infos).append((title, message))
 
     def _ask_unsaved(self, parent, name) -> str:
         self.asked_unsaved += 1

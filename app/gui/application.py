@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -39,7 +40,8 @@ def run(argv: list[str] | None = None, started: float | None = None) -> int:
         from training.finetune_job import run_job
 
         return run_job(args.finetune_job)
-    install_logging()
+    log_path = install_logging()
+    logging.getLogger(__name__).info("%s %s started; this log is %s", APP_NAME, __version__, log_path)
     if args.selftest:
         return run_selftest(args.model, time.perf_counter() if started is None else started)
     app = QApplication.instance() or QApplication(sys.argv[:1])

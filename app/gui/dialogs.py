@@ -1,9 +1,12 @@
 """Every modal question the app asks, in one place, so that tests can answer them.
 
-The windows call these through the module (`dialogs.show_error(...)`); a test replaces them.
+The windows call these through the module (`dialogs.show_error(...)`); a test replaces them
+(`message_box` for errors and notices, which go to the app's log first).
 """
 
 from __future__ import annotations
+
+import logging
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
@@ -14,12 +17,19 @@ SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.ti
 MODEL_FILTER = "InvertFill checkpoints (*.safetensors)"
 
 
+def message_box(parent: QWidget | None, kind: str, title: str, message: str) -> None:
+    """A modal message: `kind` "error" or "info"."""
+    (QMessageBox.critical if kind == "error" else QMessageBox.information)(parent, title, message)
+
+
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
-    QMessageBox.critical(parent, title, message)
+    """An error dialog; the error is logged too, so the log tells what the user saw."""
+    logging.getLogger(__name__).warning("%s: %s", title, message)
+    message_box(parent, "error", title, message)
 
 
 def show_info(parent: QWidget | None, title: str, message: str) -> None:
-    QMessageBox.information(parent, title, message)
+    message_box(parent, "info", title, message)
 
 
 def ask_unsaved(parent: QWidget | None, name: str) -> str:

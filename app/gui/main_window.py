@@ -115,6 +115,7 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
                 and (has_image or action not in self._need_image)
             )
         self.device_actions["cuda"].setEnabled(not busy and cuda_available())
+        self._offer_default_model()
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
         self.variations_action.setText("&Variations… (needs a model)" if classic else "&Variations…")

@@ -1,12 +1,14 @@
 """The fine-tune running in a separate process (`--finetune-job`), read as JSON lines through QProcess.
 
 A separate process keeps the GUI responsive and makes Cancel safe: the job is asked to stop
-(it saves its last checkpoint), and killed if it has not stopped after a grace period.
+(it saves its last checkpoint), and killed if it has not stopped after a grace period. The app's
+log records each start and end, and a failure with the job's last output lines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import deque
 from pathlib import Path
@@ -15,6 +17,7 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 CANCEL_GRACE_MS = 15000
 TAIL_LINES = 20
+log = logging.getLogger(__name__)
 
 
 def finetune_command(spec: Path) -> tuple[str, list[str]]:
@@ -45,6 +48,8 @@ class TrainingProcess(QObject):
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self.process.kill)
+        self.succeeded.connect(lambda outcome: log.info("fine-tune finished: %s", outcome.get("checkpoint")))
+        self.failed.connect(self._log_failure)
 
     @property
     def running(self) -> bool:
@@ -53,6 +58,7 @@ class TrainingProcess(QObject):
     def start(self, spec: Path) -> None:
         program, arguments = finetune_command(spec)
         self._outcome = None
+        log.info("fine-tune started: %s", spec)
         self.process.start(program, arguments)
 
     def cancel(self) -> None:
@@ -63,6 +69,10 @@ class TrainingProcess(QObject):
 
     def tail(self) -> str:
         return "\n".join(self._tail)
+
+    @staticmethod
+    def _log_failure(reason: str, tail: str) -> None:
+        log.error("fine-tune failed: %s%s", reason, f"; its last output:\n{tail}" if tail else "")
 
     def _read_stdout(self) -> None:
         text = self._partial + bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")

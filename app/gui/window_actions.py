@@ -120,6 +120,7 @@ class WindowActions:
         fill = bar.addMenu("F&ill")
         fill.addActions([self.fill_action, self.variations_action, self.cancel_action])
         self.model_menu = bar.addMenu("&Model")
+        self.model_menu.setToolTipsVisible(True)
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         tools = bar.addMenu("&Tools")
         tools.addAction(self.finetune_action)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class FillControl:
         seeded = self.engine.inpainter is not None and not self.engine.inpainter.is_classic
         done = f"Filled with {result.method}, seed {result.seed}." if seeded else f"Filled with {result.method}."
         self.statusBar().showMessage(" ".join([done] + result.notes), 10000)
+        logging.getLogger(__name__).info("%s: %s", self.document.name, " ".join([done] + result.notes))
 
     def _fill_failed(self, job: int, message: str) -> None:
         if self._fill_job is not None and job == self._fill_job[0]:

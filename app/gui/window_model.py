@@ -3,6 +3,7 @@ loading in the worker, the device, and the fine-tune wizard."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtGui import QAction
@@ -11,12 +12,13 @@ from app.user_data import user_models_dir
 from core.engine.device import cuda_available, device_summary
 from core.engine.fill_registry import CLASSIC_FILLS, MODEL, available_classic_fills
 from core.engine.inpainter import Inpainter
-from core.io.resources import demo_models
+from core.io.resources import DEFAULT_MODEL, default_model_path, demo_models
 
 from . import dialogs
 from .finetune_wizard import FinetuneWizard
 
 DEMO_MODEL_TIP = "a small model bundled to try the method (see resources/models/README.md for what it was trained on and its terms)"
+NO_DEFAULT_MODEL = f"This build has no default model (resources/{'/'.join(DEFAULT_MODEL)}): choose a demo model or load a checkpoint"
 
 
 def model_summary(inpainter: Inpainter) -> str:
@@ -38,9 +40,15 @@ class ModelControl:
 
     @staticmethod
     def _is_default(inpainter: Inpainter) -> bool:
-        from core.io.resources import default_model_path
-
         return inpainter.checkpoint == default_model_path()
+
+    def _offer_default_model(self) -> None:
+        """Model → Default model is offered only when the build has one; otherwise its tooltip says why."""
+        present = default_model_path() is not None
+        self.default_model_action.setEnabled(present and not self.engine.busy)
+        tip = "the model embedded in this build" if present else NO_DEFAULT_MODEL
+        self.default_model_action.setToolTip(tip)
+        self.default_model_action.setStatusTip(tip)
 
     def _current_method(self) -> str:
         """The fill method asked for last: "invertfill" or a classic fill's key."""
@@ -66,6 +74,7 @@ class ModelControl:
 
     def _fill_model_menu(self) -> None:
         self.model_menu.clear()
+        self._offer_default_model()
         self.model_menu.addAction(self.default_model_action)
         current = self._current_checkpoint()
         for path in demo_models():
@@ -118,6 +127,7 @@ class ModelControl:
     def _model_loaded(self, inpainter: Inpainter) -> None:
         self.model_label.setText(model_summary(inpainter))
         self.model_label.setToolTip(inpainter.description)
+        logging.getLogger(__name__).info("loaded %s", inpainter.description)
         self.device_label.setText(device_summary(inpainter.device))
         self.device_actions[inpainter.device.type].setChecked(True)
         if self._remember_model:
