@@ -111,3 +111,19 @@ def test_a_cancelled_classic_fill_of_a_large_photo_returns_at_once():
     started = time.perf_counter()
     assert fill_rgb8(ClassicFill("telea"), rgb, hole, cancel=cancel) is None
     assert time.perf_counter() - started < 5
+
+
+def test_the_command_line_says_when_a_faces_model_finds_no_face(tiny_checkpoint, tmp_path, capsys):
+    from app.cli import main
+    from core.io.checkpoint import export_checkpoint
+
+    faces_model = tmp_path / "faces.safetensors"
+    export_checkpoint(tiny_checkpoint, faces_model, framing="aligned-face")
+    cv2.imwrite(str(tmp_path / "landscape.png"), photo(90, 120, 5))
+    mask = np.zeros((90, 120), np.uint8)
+    mask[30:50, 40:70] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    code = main(["fill", str(tmp_path / "landscape.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
+                 "--model", str(faces_model), "--device", "cpu", "--seed", "0"])
+    printed = capsys.readouterr()
+    assert code == 0 and NO_FACE in printed.out + printed.err

@@ -76,6 +76,7 @@ def test_the_bundle_holds_the_resources_and_stays_under_the_size_limit(frozen_bu
     internal = bundle / "_internal"
     assert (internal / "resources" / "samples" / "countryside.png").is_file()
     assert any((internal / "qtawesome" / "fonts").glob("*.ttf"))
+    assert (internal / "cv2" / "data" / "haarcascade_frontalface_default.xml").is_file()
     assert not (internal / "PyQt5").exists() and not (internal / "PyQt6").exists() and not (internal / "torch" / "include").exists()
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
     assert size < SIZE_LIMIT, f"{size / 2**20:.0f} MiB"

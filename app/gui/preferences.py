@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.user_data import settings_file
 from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import METHOD_KEYS, MODEL
-from core.engine.fill_strategy import STRATEGIES
+from core.engine.fill_strategy import DEFAULT_STRATEGY, STRATEGIES
 
 RECENT_LIMIT = 10
 BRUSH_RANGE = (1, 500)
@@ -54,7 +54,7 @@ class Preferences:
 
     @property
     def strategy(self) -> str:
-        return self._choice("engine/strategy", "crop", STRATEGIES[:2])
+        return self._choice("engine/strategy", DEFAULT_STRATEGY, STRATEGIES[:3])
 
     @strategy.setter
     def strategy(self, value: str) -> None:

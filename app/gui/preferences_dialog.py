@@ -6,7 +6,11 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout,
 
 from .preferences import Preferences
 
-STRATEGY_LABELS = {"crop": "Crop around each hole (full detail)", "resize": "Resize the whole image (faster, softer)"}
+STRATEGY_LABELS = {
+    "detail": "Fill at the model's size, then add the photo's own fine detail (best)",
+    "crop": "Fill a square around each hole at the model's size and scale it up (softer)",
+    "resize": "Fill the whole image shrunk to the model's size and scale it up (softest)",
+}
 
 
 class PreferencesDialog(QDialog):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_SOURCES = 4096
+MAX_SOURCES = 2048
 """Known cells a hole cell is matched against at most (an even subset beyond that): bounds the time."""
 MATCH_CHUNK = 2048
 """Hole cells matched per matrix product (bounds the memory)."""
@@ -66,50 +66,55 @@ def add_detail(window: np.ndarray, hole: np.ndarray, low_fill: np.ndarray) -> np
         window.shape, hole.shape, low_fill.shape)
     assert size % low_size == 0, (size, low_size)
     factor = size // low_size
-    upsampled = cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     if factor == 1:
         return np.where(hole[..., None], low_fill, window)
-    residual = window.astype(np.float32) - upsampled
+    upsampled = cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC)
     hole_cells = _cells(hole, factor)
-    # A source cell's residual is read one cell around it, so its whole 3×3 neighbourhood must be known.
+    # A source cell's residual is read one cell around it, so its whole 3×3 neighbourhood must be known
+    # (which also keeps it off the window's border).
     clear = cv2.erode((~hole_cells).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     sources = np.flatnonzero(clear)
     targets = np.flatnonzero(hole_cells)
+    out = window.copy()
     if len(sources) == 0:
-        return np.where(hole[..., None], np.clip(upsampled.round(), 0, 255).astype(np.uint8), window)
+        out[hole] = upsampled[hole]
+        return out
     if len(sources) > MAX_SOURCES:
         sources = sources[np.linspace(0, len(sources) - 1, MAX_SOURCES).round().astype(np.int64)]
     matches = sources[_nearest_sources(_neighbourhoods(low_fill.astype(np.float32)), targets, sources)]
-    detail = _aggregate(residual, factor, targets, matches)
-    filled = np.clip((upsampled + detail).round(), 0, 255).astype(np.uint8)
-    return np.where(hole[..., None], filled, window)
+    top, left, detail = _aggregate(window, upsampled, factor, targets, matches)
+    bottom, right = min(top + detail.shape[0], size), min(left + detail.shape[1], size)
+    y0, x0 = max(top, 0), max(left, 0)
+    region = hole[y0:bottom, x0:right]
+    base = upsampled[y0:bottom, x0:right][region].astype(np.float32)
+    out[y0:bottom, x0:right][region] = np.clip(base + detail[y0 - top : bottom - top, x0 - left : right - left][region], 0, 255).round().astype(np.uint8)
+    return out
 
 
-def _aggregate(residual: np.ndarray, factor: int, targets: np.ndarray, matches: np.ndarray) -> np.ndarray:
-    """(S, S, 3) residual -> (S, S, 3) detail: each target cell's hat-weighted residual around its
-    matched cell, summed and normalised by the hats' sum (0 outside the target cells' reach)."""
-    size = residual.shape[0]
-    s = size // factor
+def _aggregate(
+    window: np.ndarray, upsampled: np.ndarray, factor: int, targets: np.ndarray, matches: np.ndarray
+) -> tuple[int, int, np.ndarray]:
+    """The detail over the target cells' reach: each target cell's hat-weighted residual (window −
+    upsampled) around its matched cell, summed and normalised by the hats' sum. Returns (top, left)
+    of the region in window pixels (it may start before the window) and its (h, w, 3) float32 detail."""
+    s = window.shape[0] // factor
     half = factor // 2
     hat = _hat(factor)[..., None]
-    # Cell c's hat covers pixels [c·f − f/2, c·f + 3f/2); pad by f so every hat lies inside.
-    padded = cv2.copyMakeBorder(residual, factor, factor, factor, factor, cv2.BORDER_REFLECT_101)
-    detail = np.zeros((size + 2 * factor, size + 2 * factor, 3), np.float32)
-    weight = np.zeros((size + 2 * factor, size + 2 * factor, 1), np.float32)
-    span = np.arange(2 * factor)
-    for phase_y in (0, 1):
-        for phase_x in (0, 1):
-            # Cells of one parity in both axes have hats that do not overlap: add them in one step.
-            chosen = ((targets // s) % 2 == phase_y) & ((targets % s) % 2 == phase_x)
-            if not chosen.any():
-                continue
-            target, match = targets[chosen], matches[chosen]
-            ty, tx = (target // s) * factor + factor - half, (target % s) * factor + factor - half
-            my, mx = (match // s) * factor + factor - half, (match % s) * factor + factor - half
-            rows, cols = (ty[:, None] + span)[:, :, None], (tx[:, None] + span)[:, None, :]
-            source = padded[(my[:, None] + span)[:, :, None], (mx[:, None] + span)[:, None, :]]
-            detail[rows, cols] += source * hat
-            weight[rows, cols] += hat
-    inner = slice(factor, factor + size)
-    detail, weight = detail[inner, inner], weight[inner, inner]
-    return np.where(weight > 0, detail / np.maximum(weight, 1e-6), 0)
+    target_rows, target_cols = targets // s, targets % s
+    # Cell c's hat covers pixels [c·f − f/2, c·f − f/2 + 2f).
+    top, left = int(target_rows.min()) * factor - half, int(target_cols.min()) * factor - half
+    height = (int(target_rows.max()) + 1) * factor - half + factor - top
+    width = (int(target_cols.max()) + 1) * factor - half + factor - left
+    detail = np.zeros((height, width, 3), np.float32)
+    weight = np.zeros((height, width, 1), np.float32)
+    span = 2 * factor
+    used, which = np.unique(matches, return_inverse=True)
+    weighted = np.empty((len(used), span, span, 3), np.float32)
+    for k, match in enumerate(used.tolist()):
+        my, mx = (match // s) * factor - half, (match % s) * factor - half
+        residual = window[my : my + span, mx : mx + span].astype(np.float32) - upsampled[my : my + span, mx : mx + span]
+        weighted[k] = residual * hat
+    for ty, tx, k in zip((target_rows * factor - half - top).tolist(), (target_cols * factor - half - left).tolist(), which.tolist()):
+        detail[ty : ty + span, tx : tx + span] += weighted[k]
+        weight[ty : ty + span, tx : tx + span] += hat
+    return top, left, np.where(weight > 0, detail / np.maximum(weight, 1e-6), 0)

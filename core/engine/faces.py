@@ -14,6 +14,8 @@ from functools import cache
 import cv2
 import numpy as np
 
+from core.errors import InvertFillError
+
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_SIDE = 640
 """Faces are looked for in a copy whose longer side is at most this many pixels."""
@@ -38,7 +40,9 @@ class Square:
 @cache
 def _cascade() -> cv2.CascadeClassifier:
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
-    assert not cascade.empty(), f"OpenCV's {CASCADE} is missing from {cv2.data.haarcascades}"
+    if cascade.empty():
+        raise InvertFillError(f"OpenCV's face detector {CASCADE} is missing from {cv2.data.haarcascades}; "
+                              "reinstall opencv-python-headless 4.x (OpenCV 5 no longer ships it)")
     return cascade
 
 

@@ -41,8 +41,7 @@ CLASSIC_HOLE_PIXELS = 16384
 many pixels (so one call takes a fraction of a second, and a cancel is seen soon)."""
 MERGE_FRACTION = 1 / 16
 """Holes closer than this fraction of the model size (or 8 px) share one window."""
-NO_FACE = ("no face found: this model learned aligned faces and paints a face into whatever it fills; "
-           "a classic fill (Model → Telea) suits this photo better")
+NO_FACE = "no face found: this faces model paints faces; a classic fill (Model → Telea, --method telea) suits this photo better"
 FACE_ELSEWHERE = "part of the hole lies outside every face found: it was filled in a window over the whole image"
 
 
@@ -191,13 +190,13 @@ def _prepare(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Win
 
 def _shrink_known(patch: np.ndarray, hole: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(S, S, 3) uint8 and (S, S) bool -> the same at `size` (a divisor of S): each pixel the mean of
-    the known pixels under it, a hole where fewer than half of them are known."""
+    the known pixels under it (within a level or two), a hole where fewer than half of them are known."""
     if size == patch.shape[0]:
         return patch, hole
-    known = (~hole).astype(np.float32)
-    total = cv2.resize(patch.astype(np.float32) * known[..., None], (size, size), interpolation=cv2.INTER_AREA)
-    share = cv2.resize(known, (size, size), interpolation=cv2.INTER_AREA)
-    small = np.clip(total / np.maximum(share, 1e-6)[..., None], 0, 255).round().astype(np.uint8)
+    known = (~hole).view(np.uint8)
+    total = cv2.resize(patch * known[..., None], (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    share = cv2.resize(known * np.uint8(255), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    small = np.clip(total / np.maximum(share, 1 / 255)[..., None], 0, 255).round().astype(np.uint8)
     return small, share < 0.5
 
 

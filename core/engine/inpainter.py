@@ -23,7 +23,7 @@ from core.masks.reading import fit_mask, read_mask
 from .device import inference_dtype, resolve_device
 from .fill_methods import FillMethod, ModelFill
 from .fill_registry import MODEL, classic_fill
-from .fill_strategy import fill_rgb8
+from .fill_strategy import DEFAULT_STRATEGY, fill_rgb8
 from .progress import ProgressCallback
 
 NO_MODEL = "no InvertFill model was found"
@@ -54,6 +54,8 @@ class Inpainter:
     classic OpenCV fill (Telea), which every message then names. A classic fill's key ("telea",
     "ns", "patchmatch") runs that fill and needs no checkpoint.
     device: "auto" | "cpu" | "cuda" (half precision on CUDA, fp32 on the CPU).
+    data_terms: the terms of the loaded model's training data, which its fills inherit ("" when the
+    checkpoint records none, or no model is loaded).
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str] | None = None, device: str = "auto", method: str = MODEL) -> None:
@@ -62,6 +64,7 @@ class Inpainter:
         self.model_missing = False
         self.resolution: int | None = None
         self.domain = ""
+        self.data_terms = ""
         if method != MODEL:
             if checkpoint is not None:
                 raise InvertFillError(f"the {classic_fill(method).name} fill uses no model; leave out the checkpoint ({Path(checkpoint).name})")
@@ -78,10 +81,10 @@ class Inpainter:
             return
         loaded = load_checkpoint(path, self.device)
         model = loaded.part("invertfill")
-        self.resolution, self.domain = model.config.resolution, loaded.domain
+        self.resolution, self.domain, self.data_terms = model.config.resolution, loaded.domain, loaded.card.data_terms
         domain = f", {loaded.domain}" if loaded.domain else ""
         description = f"InvertFill {model.config.resolution} px{domain} ({path.name}) on {self.device.type}"
-        self.method = ModelFill(model, self.device, inference_dtype(self.device), description)
+        self.method = ModelFill(model, self.device, inference_dtype(self.device), description, loaded.card.framing)
         self.description = description
 
     @property
@@ -93,7 +96,7 @@ class Inpainter:
         self,
         picture: Picture,
         hole: np.ndarray,
-        strategy: str = "crop",
+        strategy: str = DEFAULT_STRATEGY,
         seed: int | None = None,
         variations: int = 1,
         progress: ProgressCallback | None = None,
@@ -123,7 +126,9 @@ class Inpainter:
         if variation_strength is not None and isinstance(method, ModelFill):
             method = method.varied(variation_strength)
         for variation in range(variations):
-            filled = fill_rgb8(method, rgb8, hole, strategy, seed, variation, progress, cancel)
+            notes: list[str] = []
+            filled = fill_rgb8(method, rgb8, hole, strategy, seed, variation, progress, cancel, notes)
+            result.notes.extend(note for note in notes if note not in result.notes)
             if filled is None:
                 return None
             result.pictures.append(picture.with_fill(filled, hole))
@@ -134,7 +139,7 @@ class Inpainter:
         image_path: str | os.PathLike[str],
         mask_path: str | os.PathLike[str],
         output_path: str | os.PathLike[str],
-        strategy: str = "crop",
+        strategy: str = DEFAULT_STRATEGY,
         seed: int | None = None,
         variations: int = 1,
         overwrite: bool = False,
