@@ -146,23 +146,26 @@ class NVlabsLayout:
             weight_gain=np.float64(layer.scale), act_gain=np.float64(np.sqrt(2) if layer.activation == "lrelu" else 1.0),
         )
 
-    def discriminator(self, d: Discriminator) -> Persistent:
+    def discriminator(self, d: Discriminator, architecture: str = "resnet") -> Persistent:
+        """D as NVlabs writes it; "orig" (the cifar config's) drops the residual skips."""
         cfg = d.config
         resolutions = sorted(cfg.channels, reverse=True)[:-1]
         blocks = {}
         for block, res in zip(d.blocks, resolutions):
             layers = {"fromrgb": self.conv(d.from_rgb, cfg.conv_clamp)} if res == cfg.resolution else {}
-            layers.update(conv0=self.conv(block.conv1, cfg.conv_clamp), conv1=self.conv(block.conv2, cfg.conv_clamp, 2), skip=self.conv(block.skip, None, 2))
+            layers.update(conv0=self.conv(block.conv1, cfg.conv_clamp), conv1=self.conv(block.conv2, cfg.conv_clamp, 2))
+            if architecture == "resnet":
+                layers["skip"] = self.conv(block.skip, None, 2)
             blocks[f"b{res}"] = self.obj(
                 "DiscriminatorBlock", buffers={"resample_filter": FILTER}, modules=layers,
-                in_channels=0 if res == cfg.resolution else cfg.channels[res], resolution=res, architecture="resnet", use_fp16=res >= 16,
+                in_channels=0 if res == cfg.resolution else cfg.channels[res], resolution=res, architecture=architecture, use_fp16=res >= 16,
             )
         blocks["b4"] = self.obj("DiscriminatorEpilogue", modules={
             "mbstd": self.obj("MinibatchStdLayer", group_size=cfg.mbstd_group, num_channels=1),
             "conv": self.conv(d.final_conv, cfg.conv_clamp),
             "fc": self.fc(d.final_linear[0], "lrelu"),
             "out": self.fc(d.final_linear[1], "linear"),
-        }, in_channels=cfg.channels[4], cmap_dim=0, resolution=4, architecture="resnet")
+        }, in_channels=cfg.channels[4], cmap_dim=0, resolution=4, architecture=architecture)
         return self.obj("Discriminator", modules=blocks, c_dim=0, img_resolution=cfg.resolution, img_channels=3,
                         _init_kwargs=EasyDict(c_dim=0, img_resolution=cfg.resolution, img_channels=3, conv_clamp=cfg.conv_clamp,
                                               epilogue_kwargs=EasyDict(mbstd_group_size=cfg.mbstd_group)))
@@ -180,13 +183,14 @@ def nvlabs_networks(resolution: int = 32, clamp: float | None = 256.0) -> tuple[
 
 
 def write_nvlabs_pickle(path: Path, generator: Generator, discriminator: Discriminator | None, w_avg: torch.Tensor,
-                        marker: Path, protocol: int = 4, **extra) -> Path:
+                        marker: Path, protocol: int = 4, d_architecture: str = "resnet", **extra) -> Path:
     """A network pickle as stylegan2-ada-pytorch's training loop writes it; protocol 3 with
-    numpy 1's module name for scalars, as Python 3.7 and numpy 1 wrote the published ones."""
+    numpy 1's module name for scalars, as Python 3.7 and numpy 1 wrote the published ones;
+    `d_architecture` "orig" as its cifar config writes D."""
     layout = NVlabsLayout(marker_source(marker))
     data = {"G": layout.generator(generator, w_avg), "G_ema": layout.generator(generator, w_avg)}
     if discriminator is not None:
-        data["D"] = layout.discriminator(discriminator)
+        data["D"] = layout.discriminator(discriminator, d_architecture)
     data["augment_pipe"] = layout.obj("AugmentPipe", buffers={"p": torch.zeros([])}, xflip=np.float64(1.0))
     data["training_set_kwargs"] = EasyDict(class_name="training.dataset.ImageFolderDataset", path="ffhq.zip", resolution=generator.config.resolution)
     data.update(extra)

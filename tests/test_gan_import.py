@@ -20,17 +20,18 @@ from nvlabs_pickles import (
     nvlabs_networks,
     write_nvlabs_pickle,
 )
-from test_rosinality_import import rosinality_state
+from test_rosinality_import import randomized_discriminator, rosinality_state
 
 from app.cli import main
 from core.errors import InvertFillError
 from core.io.checkpoint import describe_checkpoint, load_checkpoint
 from core.io.gan_import import import_gan
+from core.nn.config import DiscriminatorConfig
 from core.nn.layers import EqualLinear
 from training.config import EncoderTrainConfig
 from training.distributed import DistributedContext
 from training.stage1 import Stage1Trainer
-from training.stage2 import build_model
+from training.stage2 import build_model, load_pretrained
 
 
 @pytest.mark.parametrize("protocol", [3, 4])
@@ -200,6 +201,27 @@ def test_import_gan_writes_a_stage1_checkpoint_with_the_mean_latent(tmp_path, nv
     for key, value in generator.state_dict().items():
         assert torch.equal(checkpoint.part("generator").state_dict()[key], value), key
     assert "mean latent: stored (16 values)" in describe_checkpoint(tmp_path / "gan.safetensors")
+
+
+def test_a_cifar_config_pickle_imports_its_generator_and_says_in_one_line_that_its_discriminator_was_left_out(
+    tmp_path, nvlabs_modules, capsys
+):
+    """stylegan2-ada-pytorch's cifar config trains D with the 'orig' architecture (no residual skips)."""
+    generator, _, w_avg = nvlabs_networks(32)
+    discriminator = randomized_discriminator(DiscriminatorConfig(resolution=32, channel_base=512, channel_max=16, mbstd_group=32))
+    source = write_nvlabs_pickle(tmp_path / "cifar10.pkl", generator, discriminator, w_avg, tmp_path / "ran", d_architecture="orig")
+    code, out, err = run_cli(capsys, "import-gan", source, "-o", tmp_path / "gan.safetensors")
+    assert code == 0 and err == "" and not (tmp_path / "ran").exists()
+    assert [line for line in out.splitlines() if line.startswith("discriminator:")] == [
+        "discriminator: left out (its D uses the ['orig'] architecture; only StyleGAN2's default 'resnet' imports); "
+        "stage 2 needs only the generator"
+    ]
+    checkpoint = load_checkpoint(tmp_path / "gan.safetensors")
+    assert list(checkpoint.parts) == ["generator"] and torch.equal(checkpoint.mean_latent, w_avg)
+    for key, value in generator.state_dict().items():
+        assert torch.equal(checkpoint.part("generator").state_dict()[key], value), key
+    pretrained = load_pretrained(source)
+    assert pretrained.discriminator is None and torch.equal(pretrained.generator.synthesis.const, generator.synthesis.const)
 
 
 def test_stage2_starts_its_online_mean_latent_at_the_imported_one(tmp_path, nvlabs_modules):

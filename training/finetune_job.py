@@ -27,6 +27,7 @@ from core.engine.inpainter import Inpainter
 from core.engine.progress import Progress
 from core.errors import InvertFillError
 from core.io.atomic_write import atomic_write
+from core.io.checkpoint import checkpoint_write
 from core.io.image_io import Picture, read_image, write_image
 from core.masks.generation import bucket_mask
 from core.nn.config import Serializable
@@ -157,7 +158,7 @@ def run_job(spec: str | Path) -> int:
         result = train_encoder(config, job.model, job.data, run_dir, finetune=True, domain=job.domain, device=job.device,
                                progress=report, cancel=cancel, exclude=frozenset(Path(p) for p in job.exclude))
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(Path(job.output)) as tmp:
+        with checkpoint_write(job.output) as tmp:
             shutil.copyfile(result.checkpoint, tmp)
         comparison = before_and_after(job, previews) if job.held_out else {}
         emit({"type": "done", "checkpoint": job.output, "cancelled": result.interrupted, "done": result.images, "comparison": comparison})

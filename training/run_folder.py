@@ -23,6 +23,7 @@ from torch import Tensor
 
 from core.errors import InvertFillError
 from core.io.atomic_write import atomic_write
+from core.io.file_kind import FileKind, file_kind
 from core.io.image_io import Picture, write_image
 
 RESUME_FILE = "resume.pt"
@@ -107,6 +108,11 @@ def load_resume_state(path: str | os.PathLike[str], device: torch.device) -> dic
         path = path / "checkpoints" / RESUME_FILE
     if not path.is_file():
         raise InvertFillError(f"no resume state at {path}")
+    if file_kind(path) is FileKind.SAFETENSORS:
+        raise InvertFillError(
+            f"{path.name} is a .safetensors model file, not a resume state: "
+            f"resume from the run folder or its checkpoints/{RESUME_FILE}"
+        )
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as error:

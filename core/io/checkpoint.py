@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from core.nn.invertfill import InvertFill
 
 from .atomic_write import atomic_write
 from .checkpoint_migrations import StoredCheckpoint, upgrade
+from .file_kind import FileKind, file_kind
 
 FORMAT = "invertfill-studio"
 FORMAT_VERSION = 1
@@ -38,8 +41,6 @@ PART_KINDS: dict[str, tuple[type[nn.Module], Any]] = {
     "generator": (Generator, GeneratorConfig),
     "discriminator": (Discriminator, DiscriminatorConfig),
 }
-ZIP_SIGNATURE = b"PK\x03\x04"
-PICKLE_SIGNATURES = (ZIP_SIGNATURE, b"\x80")
 MEAN_LATENT = "mean_latent"
 
 
@@ -101,8 +102,22 @@ def save_checkpoint(
         "producer": f"invertfill-studio {__version__}",
         "parts": json.dumps(described),
     }
-    with atomic_write(path) as tmp:
+    with checkpoint_write(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
+
+
+@contextmanager
+def checkpoint_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write a checkpoint to; it replaces `path` only once it loads back
+    (load_checkpoint), so a file that does not load is never left under the name `path`."""
+    target = Path(path)
+    with atomic_write(target) as tmp:
+        yield tmp
+        try:
+            load_checkpoint(tmp)
+        except InvertFillError as error:
+            reason = str(error).replace(tmp.name, target.name)
+            raise InvertFillError(f"{target.name} was not saved: what was written does not load back ({reason})") from None
 
 
 def _check_file(path: Path) -> None:
@@ -110,14 +125,18 @@ def _check_file(path: Path) -> None:
         raise InvertFillError(f"checkpoint {path} does not exist")
     if not path.is_file():
         raise InvertFillError(f"checkpoint {path} is not a file")
-    with path.open("rb") as f:
-        head = f.read(4)
-    if not head:
+    kind = file_kind(path)
+    if kind is FileKind.EMPTY:
         raise InvertFillError(f"checkpoint {path.name} is empty")
-    if head.startswith(PICKLE_SIGNATURES):
+    if kind.is_pickled:
         raise InvertFillError(
             f"{path.name} is a PyTorch pickle file, which is never loaded as a model because it can run code; "
             f"a published StyleGAN2 generator in it can be converted with `invertfill import-gan {path.name} -o gan.safetensors`"
+        )
+    if kind is not FileKind.SAFETENSORS:
+        raise InvertFillError(
+            f"{path.name} is not a readable .safetensors file (truncated or corrupt): "
+            "it does not start with a safetensors header"
         )
 
 

@@ -1,7 +1,7 @@
 """What importing a StyleGAN2 trained elsewhere gives, and the strict renaming of its tensors.
 
-`ImportedGan` holds our Generator (and our Discriminator when the file has one) carrying the
-source's weights, the source's mean latent when it has one, and where it came from.
+`ImportedGan` holds our Generator (and our Discriminator when the file has one that imports)
+carrying the source's weights, the source's mean latent when it has one, and where it came from.
 `load_renamed` fills one of our networks from a foreign state dict through a key map: every
 tensor of our network must come from the file and every tensor of the file must be used (the
 fixed FIR filters are compared with ours rather than loaded), so a file of another architecture
@@ -28,13 +28,15 @@ C = TypeVar("C")
 @dataclass
 class ImportedGan:
     """generator: ours with the source's weights; discriminator: likewise, or None when the file
-    has none; mean_latent: (style_dim,) or None; source_format: "rosinality" | "nvlabs"."""
+    has none or one that was left out, `left_out` saying why; mean_latent: (style_dim,) or None;
+    source_format: "rosinality" | "nvlabs"."""
 
     generator: Generator
     discriminator: Discriminator | None
     mean_latent: Tensor | None
     source_format: str
     description: str
+    left_out: str = ""
 
     def parts(self) -> dict[str, nn.Module]:
         """The checkpoint parts of a stage-1 run: "generator" and, when present, "discriminator"."""
@@ -54,9 +56,14 @@ class ImportedGan:
             f"mapping depth: {g.mapping_layers} (lr multiplier {g.mapping_lr_mul:g})",
             f"channels: {table}",
             f"activation clamp: {'none' if g.conv_clamp is None else f'±{g.conv_clamp:g}'}",
-            f"discriminator: {'yes' if self.discriminator is not None else 'no'}",
+            f"discriminator: {self._discriminator_line()}",
             f"mean latent: {'yes' if self.mean_latent is not None else 'no'}",
         ])
+
+    def _discriminator_line(self) -> str:
+        if self.left_out:
+            return f"left out ({self.left_out}); stage 2 needs only the generator"
+        return "yes" if self.discriminator is not None else "no"
 
 
 def listed(keys: Iterable[str], limit: int = 4) -> str:

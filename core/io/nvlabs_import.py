@@ -17,9 +17,10 @@ order (b4: conv1, torgb; b{res}: conv0, conv1, torgb, sharing ws with the next b
 ToRGB, whatever their dtype (num_fp16_res only chooses fp16), which is exactly our single
 `GeneratorConfig.conv_clamp`; in the discriminator to every biased conv, not the skips, as our
 `DiscriminatorConfig.conv_clamp`. The mean latent is `mapping.w_avg`.
-StyleGAN3 (alias-free) generators, class-conditional networks, other synthesis or discriminator
-architectures than StyleGAN2's defaults ('skip', 'resnet') and TensorFlow-era pickles are refused
-with a message that says what they are.
+StyleGAN3 (alias-free) generators, class-conditional networks, other synthesis architectures than
+StyleGAN2's default 'skip' and TensorFlow-era pickles are refused with a message that says what
+they are. A discriminator that does not import (e.g. the cifar config's 'orig' architecture) is
+left out, with the reason, and the generator imports alone.
 """
 
 from __future__ import annotations
@@ -222,8 +223,12 @@ def read_nvlabs(path: Path) -> ImportedGan:
         raise InvertFillError(f"{file} holds no NVlabs network (a dict with 'G_ema')")
     generator, mean_latent = _read_generator(file, g)
     d = data.get("D")
-    resolution = generator.config.resolution
-    discriminator = _read_discriminator(file, d, resolution) if isinstance(d, PersistentObject) else None
+    discriminator, left_out = None, ""
+    if isinstance(d, PersistentObject):
+        try:
+            discriminator = _read_discriminator(file, d, generator.config.resolution)
+        except InvertFillError as error:
+            left_out = str(error).removeprefix(f"{file}: ")
     held = ["G_ema"] + (["D"] if discriminator is not None else []) + (["w_avg"] if mean_latent is not None else [])
     description = f"NVlabs StyleGAN2 network pickle ({', '.join(held)})"
-    return ImportedGan(generator, discriminator, mean_latent, "nvlabs", description)
+    return ImportedGan(generator, discriminator, mean_latent, "nvlabs", description, left_out)
