@@ -1,4 +1,4 @@
-"""The app's model: the Model menu without a default model, and the app's log."""
+"""The app's model: the Model menu without a default model, the model's data terms, and the app's log."""
 
 import logging
 import sys
@@ -8,9 +8,12 @@ import pytest
 
 from app.gui.training_process import TrainingProcess
 from app.logs import install_logging
+from core.io.checkpoint import export_checkpoint
 from tests.gui_helpers import wait_idle, write_photo
 
 pytestmark = pytest.mark.gui
+
+TERMS = "CelebA-HQ (Karras et al. 2018): non-commercial research use only"
 
 
 def test_without_a_default_model_its_menu_entry_is_off_and_says_why(open_main_window, tiny_checkpoint, monkeypatch):
@@ -23,6 +26,17 @@ def test_without_a_default_model_its_menu_entry_is_off_and_says_why(open_main_wi
     monkeypatch.setattr("app.gui.window_model.default_model_path", lambda: tiny_checkpoint)
     window.model_menu.aboutToShow.emit()
     assert window.default_model_action.isEnabled()
+
+
+def test_the_models_data_terms_are_in_about_and_the_status_bar(open_main_window, tiny_checkpoint, answers, tmp_path):
+    export_checkpoint(tiny_checkpoint, tmp_path / "faces.safetensors", data_terms=TERMS)
+    window = open_main_window(tmp_path / "faces.safetensors")
+    assert f"Training data terms: {TERMS}" in window.model_label.toolTip()
+    window.about_action.trigger()
+    assert TERMS in answers.infos[-1][1]
+    window.close()
+    unrecorded = open_main_window(tiny_checkpoint)
+    assert "Training data terms: not recorded" in unrecorded.model_label.toolTip()
 
 
 @pytest.fixture

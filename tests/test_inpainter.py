@@ -81,6 +81,14 @@ def test_the_variation_strength_sets_how_far_variations_stray_from_the_first_fil
         inpainter.fill(picture, hole, "full", seed=3, variations=2, variation_strength=1.5)
 
 
+def test_the_engine_names_the_data_terms_of_its_model(inpainter, tiny_checkpoint, tmp_path):
+    from core.io.checkpoint import export_checkpoint
+
+    assert inpainter.data_terms == "" and Inpainter(None, "cpu", "telea").data_terms == ""
+    export_checkpoint(tiny_checkpoint, tmp_path / "terms.safetensors", data_terms="CC BY 4.0, credit the photographers")
+    assert Inpainter(tmp_path / "terms.safetensors", "cpu").data_terms == "CC BY 4.0, credit the photographers"
+
+
 def test_same_seed_same_fill_while_another_thread_reseeds_and_draws_the_global_rng(inpainter):
     picture = Picture(np.random.default_rng(4).integers(0, 256, (48, 64, 3)).astype(np.uint8))
     hole = hole_of(48, 64)

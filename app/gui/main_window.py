@@ -30,7 +30,7 @@ from .shortcuts_dialog import ShortcutsDialog
 from .window_actions import WindowActions
 from .window_files import FileHandling
 from .window_fill import FillControl
-from .window_model import ModelControl
+from .window_model import ModelControl, model_details
 
 APP_NAME = "InvertFill Studio"
 VARIATIONS_NEED_A_MODEL = (
@@ -150,7 +150,10 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
     def show_about(self) -> None:
         from core import __version__
 
-        dialogs.show_info(self, f"About {APP_NAME}", f"{APP_NAME} {__version__}\nImage inpainting with GAN inversion (InvertFill, ECCV 2022).")
+        about = f"{APP_NAME} {__version__}\nImage inpainting with GAN inversion (InvertFill, ECCV 2022)."
+        if self.engine.inpainter is not None:
+            about += f"\n\n{model_details(self.engine.inpainter)}"
+        dialogs.show_info(self, f"About {APP_NAME}", about)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Quit: a running fine-tune is stopped first (it saves), unsaved fills are asked about. The

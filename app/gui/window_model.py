@@ -31,6 +31,18 @@ def model_summary(inpainter: Inpainter) -> str:
     return "Model: " + " · ".join(parts)
 
 
+def model_terms(inpainter: Inpainter) -> str:
+    """The line that names the loaded model's data terms, which its fills inherit; '' for a classic fill."""
+    if inpainter.is_classic:
+        return ""
+    return f"Training data terms: {inpainter.data_terms or 'not recorded in this model; ask whoever trained it'}"
+
+
+def model_details(inpainter: Inpainter) -> str:
+    """The status bar's tooltip on the model, and its paragraph in About: what it is and its data terms."""
+    return "\n".join(line for line in (inpainter.description, model_terms(inpainter)) if line)
+
+
 class ModelControl:
     """The loaded model or classic fill and its device; a mixin of MainWindow."""
 
@@ -126,8 +138,8 @@ class ModelControl:
 
     def _model_loaded(self, inpainter: Inpainter) -> None:
         self.model_label.setText(model_summary(inpainter))
-        self.model_label.setToolTip(inpainter.description)
-        logging.getLogger(__name__).info("loaded %s", inpainter.description)
+        self.model_label.setToolTip(model_details(inpainter))
+        logging.getLogger(__name__).info("loaded %s", model_details(inpainter).replace("\n", "; "))
         self.device_label.setText(device_summary(inpainter.device))
         self.device_actions[inpainter.device.type].setChecked(True)
         if self._remember_model:
