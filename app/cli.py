@@ -236,19 +236,37 @@ def _run_train_encoder(args: argparse.Namespace) -> int:
     return _report_training(result, args.out, time_limit)
 
 
+def _run_train_discriminator(args: argparse.Namespace) -> int:
+    from training.config import GanTrainConfig
+    from training.discriminator_fit import train_discriminator
+
+    config = GanTrainConfig.from_dict({**_settings(args), **_flags(args, "batch", "kimg", "workers", "seed")})
+    time_limit = _time_limit(args.minutes)
+    _announce_training(f"discriminator for the frozen generator of {Path(args.model).name}", args.data, args.out)
+    report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
+    try:
+        result = train_discriminator(config, args.model, args.data, args.out, args.resume, args.device, report, time_limit)
+    finally:
+        close()
+    return _report_training(result, args.out, time_limit)
+
+
 def _run_finetune(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from training.config import EncoderTrainConfig
     from training.finetune_timing import time_finetune
-    from training.stage2 import finetune_config, train_encoder
+    from training.stage2 import finetune_config, loss_summary, train_encoder
 
     defaults = finetune_config(args.model, args.masks or "free-form").to_dict()
     config = replace(EncoderTrainConfig.from_dict({**defaults, **_settings(args)}), **_encoder_settings(args))
     _announce_training(f"fine-tune (encoder of {Path(args.model).name})", args.data, args.out)
+    hint = "; with torchvision's VGG16 file, --backbone vgg16 --vgg FILE adds them" if config.backbone == "none" else ""
+    print(f"loss: {loss_summary(config, args.model)}{hint}", file=sys.stderr)
     images = int(config.kimg * 1000)
     snapshots = math.ceil(images / (config.tick_kimg * 1000 * config.snapshot_ticks))
-    seconds = time_finetune(config, args.model, args.device).training_seconds(images, snapshots, config.samples)
+    timing = time_finetune(config, args.model, args.device)
+    seconds = timing.training_seconds(math.ceil(images / config.batch), config.batch, snapshots, config.samples)
     print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
     time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
@@ -326,7 +344,7 @@ def _run_import_gan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-TRAINING_COMMANDS = ("train-gan", "train-encoder", "finetune")
+TRAINING_COMMANDS = ("train-gan", "train-encoder", "train-discriminator", "finetune")
 
 
 @contextmanager
@@ -354,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": _run_batch,
         "train-gan": _run_train_gan,
         "train-encoder": _run_train_encoder,
+        "train-discriminator": _run_train_discriminator,
         "finetune": _run_finetune,
         "make-masks": _run_make_masks,
         "eval": _run_eval,

@@ -8,6 +8,7 @@ from core import __version__
 from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import CLASSIC_FILLS, METHOD_KEYS, MODEL
 from core.engine.fill_strategy import STRATEGIES
+from training.config import BACKBONES
 
 
 BATCH_FORMATS = {"png": ".png", "same": None}
@@ -46,7 +47,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def _add_loss_options(parser: argparse.ArgumentParser, masks_help: str) -> None:
     """Options of the encoder training commands: masks and the loss backbone."""
     parser.add_argument("--masks", metavar="KIND", help=masks_help)
-    parser.add_argument("--backbone", choices=["vgg16", "discriminator"], help="features for the perceptual and style losses")
+    parser.add_argument("--backbone", choices=list(BACKBONES),
+                        help="features for the perceptual and style losses: the checkpoint's discriminator, VGG16 (--vgg), or none (no such losses)")
     parser.add_argument("--vgg", metavar="FILE", help="torchvision's vgg16-397923af.pth (default: the torch hub cache)")
 
 
@@ -107,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     encoder.add_argument("--domain", metavar="NAME", help="domain name stored in the checkpoints (default: the folder's name)")
     _add_run_options(encoder)
     _add_loss_options(encoder, "folder of mask files to mix in with the generated masks")
+
+    critic = commands.add_parser(
+        "train-discriminator",
+        help="train a discriminator for a model that was kept without one",
+        description="Train a new discriminator (width from --config's discriminator, e.g. the model's stage1.json) "
+        "against the frozen generator of the InvertFill model --model on the images under --data, with stage 1's "
+        "loss, R1 and augmentation. The run's checkpoints are --model with it, which fine-tuning takes as its loss backbone.",
+    )
+    critic.add_argument("--model", required=True, metavar="CKPT", help="an InvertFill checkpoint (its generator stays frozen)")
+    _add_run_options(critic)
 
     tune = commands.add_parser(
         "finetune",

@@ -1,9 +1,9 @@
 """The fine-tune wizard's Quick preset on this machine: its estimate against the real job (not a test).
 
-    python benchmarks/finetune_quick.py [--data FOLDER] [--device cpu] [--preset quick]
+    python benchmarks/finetune_quick.py [--model CKPT] [--data FOLDER] [--device cpu] [--preset quick] [--seconds S]
 
-Builds a 256-px InvertFill model of the default size with its discriminator (random weights: the
-speed does not depend on training), times it as the wizard does (`time_finetune`, the wall time
+Fine-tunes --model, or else builds a 256-px InvertFill model of the default size with its
+discriminator (random weights: the speed does not depend on training); times it as the wizard does (`time_finetune`, the wall time
 it takes is what the user waits for the estimate), plans the preset as the wizard does, then runs
 the job the wizard would start (`main.py --finetune-job`) and timestamps its messages. Prints a
 markdown table: the estimate's own time, the estimated and real job time and their ratio, and
@@ -76,13 +76,15 @@ def run_job(job: FinetuneJob, spec: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="the model to fine-tune (default: a 256-px model of the default size)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a folder of photos (default: Paris StreetView, else generated)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--seconds", type=float, help="the preset's batch in this time budget instead of the preset's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base = default_size_base(tmp / "base.safetensors")
+        base = args.model or default_size_base(tmp / "base.safetensors")
         data = args.data if args.data.is_dir() else generated_photos(tmp / "photos")
         scan = scan_image_folder(data)
         held_out = scan.usable[-1].path
@@ -90,14 +92,15 @@ def main() -> None:
         clock = time.perf_counter()
         timing = time_finetune(finetune_config(base, batch=PRESETS["standard"].batch), base, args.device)
         estimate_wall = time.perf_counter() - clock
-        steps = min(preset.max_steps, timing.steps_within(preset.seconds, preset.batch, PREVIEWS, SNAPSHOT_SAMPLES))
+        steps = min(preset.max_steps, timing.steps_within(args.seconds or preset.seconds, preset.batch, PREVIEWS, SNAPSHOT_SAMPLES))
         estimated = timing.job_seconds(steps, preset.batch, PREVIEWS, SNAPSHOT_SAMPLES)
         job = FinetuneJob(model=str(base), data=str(data), output=str(tmp / "tuned.safetensors"), run_dir=str(tmp / "run"),
                           domain="bench", device=args.device, steps=steps, batch=preset.batch, workers=0, previews=PREVIEWS,
                           held_out=str(held_out), exclude=(str(held_out), *(str(p) for p, _ in scan.duplicates)))
         times = run_job(job, tmp / "job.json")
     print(f"{args.preset} preset on {args.device}: {steps} steps × {preset.batch} images, {len(scan.usable)} photos in {data}")
-    print(f"timing run: setup {timing.setup_s:.2f} s, {timing.image_s:.3f} s per training image, {timing.fill_s:.3f} s per fill\n")
+    print(f"timing run: setup {timing.setup_s:.2f} s, steps of {timing.step_s:.3f} s + {timing.image_s:.3f} s per image, "
+          f"snapshot {timing.snapshot_s:.2f} s, load {timing.load_s:.2f} s, fill {timing.fill_s:.3f} s\n")
     print("| estimate shown after | estimated job | real job | real / estimated | first progress | first preview |")
     print("|---|---|---|---|---|---|")
     print(f"| {estimate_wall:.1f} s | {estimated:.0f} s | {times['end']:.0f} s | {times['end'] / estimated:.2f} "

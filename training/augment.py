@@ -262,3 +262,8 @@ class AugmentController:
     def load_state_dict(self, state: dict[str, float]) -> None:
         self._sign_sum = float(state["sign_sum"])
         self._count = float(state["count"])
+
+
+def augment_probability(augment: AdaptiveAugment | None) -> dict[str, float]:
+    """A GAN run's tick value: {"augment_p": p} with augmentation, {} without."""
+    return {"augment_p": float(augment.p)} if augment is not None else {}

@@ -66,6 +66,8 @@ class GanTrainConfig(Serializable):
         return self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32
 
 
+BACKBONES = ("discriminator", "vgg16", "none")
+"""The perceptual/style loss backbones (training.losses.make_backbone); "none" leaves those terms out."""
 DEFAULT_MASK_MIX = {"all": 0.5, "hard": 0.15, "extreme": 0.15, "outpaint": 0.2}
 
 
@@ -98,7 +100,8 @@ class EncoderTrainConfig(Serializable):
     `model` is the InvertFill config whose generator part is replaced by the GAN checkpoint's.
     masks: mixture weights over the buckets of core.masks.generation ("hard", "extreme", "all"), "outpaint" and
     "folder" (masks read from `mask_folder`). backbone: "vgg16" (needs the torchvision VGG16
-    file, see training/vgg16.py) or "discriminator" (the stage-1 discriminator's features).
+    file, see training/vgg16.py), "discriminator" (the stage-1 discriminator's features) or "none"
+    (no perceptual or style terms, for a model without its discriminator).
     train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).
     zoom: as for GanTrainConfig. lr_rampdown: the share of the run (of `kimg`), at its end, over
     which the learning rate falls from `lr` to zero along a half cosine; 0 keeps it constant.
@@ -124,8 +127,8 @@ class EncoderTrainConfig(Serializable):
     samples: int = 8
 
     def __post_init__(self) -> None:
-        if self.backbone not in ("vgg16", "discriminator"):
-            raise InvertFillError(f'backbone must be "vgg16" or "discriminator", got {self.backbone!r}')
+        if self.backbone not in BACKBONES:
+            raise InvertFillError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.batch < 1 or self.kimg <= 0:
             raise InvertFillError("batch and kimg must be positive")
         if not 0 <= self.lr_rampdown <= 1:

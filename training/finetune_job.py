@@ -7,8 +7,12 @@ The app's wizard starts `main.py --finetune-job SPEC.json` (the frozen app: `Inv
     {"type": "started", "total": T}                          T = steps × batch images
     {"type": "progress", "done": images, "total": T, "values": {"loss_total": …, "eta_s": …}}
     {"type": "preview", "path": PNG, "done": images}        the current model filling the held-out image
-    {"type": "done", "checkpoint": FILE, "cancelled": bool, "done": images, "comparison": {…}}
+    {"type": "done", "checkpoint": FILE, "cancelled": bool, "done": images, "photos": P, "comparison": {…}}
     {"type": "error", "message": one line}                  then exit status 1
+
+Progress comes after every training step. The run folder keeps only the newest snapshot while the
+job runs; at the end the tuned model is at `output`, and the run folder keeps the resume state
+only when the run was cancelled (nothing to resume otherwise): no snapshots pile up.
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ from core.masks.generation import bucket_mask
 from core.nn.config import Serializable
 
 from .data import square_crop
+from .run_folder import RESUME_FILE, snapshots
 from .stage2 import finetune_config, train_encoder
 
-MAX_TICK_STEPS = 10
 SNAPSHOT_SAMPLES = 2
 """Training images each snapshot fills for the run folder's grid (the preview is the held-out image)."""
+COMPARED_HOLES = 6
+"""Seeded holes in the held-out image tried for the before/after; the one the fine-tune changed most is shown."""
+DIFFERENCE_GAIN = 4
+"""The difference view shows |after − before| times this."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,10 @@ class FinetuneJob(Serializable):
 
 def loop_settings(job: FinetuneJob) -> dict:
     """The job as training settings: `previews` snapshots spread evenly over the steps, and a
-    progress tick at least every `MAX_TICK_STEPS` steps and five times between snapshots."""
+    progress tick after every step (so the first shows as soon as one step is done)."""
     between = math.ceil(job.steps / (job.previews + 1))
-    tick = max(1, min(MAX_TICK_STEPS, between // 5))
     return dict(kimg=job.steps * job.batch / 1000, batch=job.batch, lr=job.lr, workers=job.workers,
-                tick_kimg=tick * job.batch / 1000, snapshot_ticks=math.ceil(between / tick), samples=SNAPSHOT_SAMPLES)
+                tick_kimg=job.batch / 1000, snapshot_ticks=between, samples=SNAPSHOT_SAMPLES)
 
 
 def emit(message: dict) -> None:
@@ -89,40 +96,58 @@ def preview_picture(path: str | Path, resolution: int) -> Picture:
     return Picture(square_crop(read_image(path).rgb8(), resolution, "center", np.random.default_rng(0)))
 
 
-def preview_hole(job: FinetuneJob, resolution: int) -> np.ndarray:
-    """The same hole for every preview: outpainting or a `hard` free-form mask, seeded."""
-    rng = np.random.default_rng(0)
+def preview_hole(job: FinetuneJob, resolution: int, number: int = 0) -> np.ndarray:
+    """(R, R) bool: hole `number` of the held-out image, seeded: outpainting (a side, the
+    number picks which) or a `hard` free-form mask. Hole 0 is every preview's."""
     if job.masks == "outpaint":
         hole = np.zeros((resolution, resolution), bool)
         hole[:, resolution * 3 // 4 :] = True
-        return hole
-    return bucket_mask("hard", resolution, rng).astype(bool)
+        return np.rot90(hole, -number).copy()
+    return bucket_mask("hard", resolution, np.random.default_rng(number)).astype(bool)
+
+
+def filled_preview(inpainter: Inpainter, job: FinetuneJob, number: int = 0) -> Picture:
+    """The held-out image with hole `number` filled by `inpainter`."""
+    picture = preview_picture(job.held_out, inpainter.resolution)
+    return inpainter.fill(picture, preview_hole(job, inpainter.resolution, number), "full", seed=0).pictures[0]
 
 
 def fill_preview(inpainter: Inpainter, job: FinetuneJob, out: Path) -> Path:
-    """The held-out image with its preview hole filled by `inpainter`, written to `out`."""
-    picture = preview_picture(job.held_out, inpainter.resolution)
-    filled = inpainter.fill(picture, preview_hole(job, inpainter.resolution), "full", seed=0)
-    write_image(out, filled.pictures[0])
+    """The held-out image with the preview hole filled by `inpainter`, written to `out`."""
+    write_image(out, filled_preview(inpainter, job))
     return out
 
 
-def masked_preview(job: FinetuneJob, resolution: int, out: Path) -> Path:
-    """The held-out image with its preview hole shown in gray."""
-    pixels = preview_picture(job.held_out, resolution).pixels.copy()
-    pixels[preview_hole(job, resolution)] = 128
-    write_image(out, Picture(pixels))
-    return out
+def difference_view(before: Picture, after: Picture) -> Picture:
+    """|after − before| (H, W, 3) uint8, times DIFFERENCE_GAIN: black where the fine-tune changed nothing."""
+    change = np.abs(after.pixels.astype(np.int16) - before.pixels.astype(np.int16)) * DIFFERENCE_GAIN
+    return Picture(np.clip(change, 0, 255).astype(np.uint8))
 
 
-def before_and_after(job: FinetuneJob, previews: Path) -> dict[str, str]:
-    """The held-out image with its hole, filled by the base model and by the tuned one: PNG paths."""
-    base = Inpainter(job.model, "cpu")
-    return {
-        "masked": str(masked_preview(job, base.resolution, previews / "masked.png")),
-        "before": str(fill_preview(base, job, previews / "before.png")),
-        "after": str(fill_preview(Inpainter(job.output, "cpu"), job, previews / "after.png")),
-    }
+def before_and_after(job: FinetuneJob, previews: Path) -> dict[str, str | float]:
+    """The held-out image with one of COMPARED_HOLES holes (the one whose fill changed most), filled
+    by the base model and by the tuned one, and their difference: PNG paths, and `change`, the mean
+    change in the hole in grey levels."""
+    base, tuned = Inpainter(job.model, "cpu"), Inpainter(job.output, "cpu")
+    fills = [(filled_preview(base, job, n), filled_preview(tuned, job, n), preview_hole(job, base.resolution, n)) for n in range(COMPARED_HOLES)]
+    changes = [np.abs(a.pixels.astype(np.int16) - b.pixels.astype(np.int16))[hole].mean() for b, a, hole in fills]
+    best = int(np.argmax(changes))
+    before, after, hole = fills[best]
+    masked = preview_picture(job.held_out, base.resolution).pixels.copy()
+    masked[hole] = 128
+    pictures = {"masked": Picture(masked), "before": before, "after": after, "difference": difference_view(before, after)}
+    for name, picture in pictures.items():
+        write_image(previews / f"{name}.png", picture)
+    return {**{name: str(previews / f"{name}.png") for name in pictures}, "change": float(changes[best])}
+
+
+def keep_only_resume_state(run_dir: Path, cancelled: bool) -> None:
+    """Once the tuned model is saved as the job's output: remove the run's snapshots, and its
+    resume state too unless the run was cancelled (then it can be continued)."""
+    for snapshot in snapshots(run_dir):
+        snapshot.unlink()
+    if not cancelled:
+        (run_dir / "checkpoints" / RESUME_FILE).unlink(missing_ok=True)
 
 
 def watch_for_cancel(cancel: threading.Event) -> None:
@@ -148,11 +173,14 @@ def run_job(spec: str | Path) -> int:
 
         def report(progress: Progress) -> None:
             emit({"type": "progress", "done": progress.done, "total": progress.total, "values": dict(progress.values)})
-            snapshots = sorted((run_dir / "checkpoints").glob("network-*.safetensors"))
-            if job.held_out and snapshots and snapshots[-1] not in seen:
-                seen.add(snapshots[-1])
-                path = fill_preview(Inpainter(snapshots[-1], "cpu"), job, previews / f"preview-{progress.done:09d}.png")
-                emit({"type": "preview", "path": str(path), "done": progress.done})
+            written = snapshots(run_dir)
+            if written and written[-1] not in seen:
+                seen.add(written[-1])
+                for older in written[:-1]:
+                    older.unlink()
+                if job.held_out:
+                    path = fill_preview(Inpainter(written[-1], "cpu"), job, previews / f"preview-{progress.done:09d}.png")
+                    emit({"type": "preview", "path": str(path), "done": progress.done})
 
         config = finetune_config(job.model, job.masks, **loop_settings(job))
         result = train_encoder(config, job.model, job.data, run_dir, finetune=True, domain=job.domain, device=job.device,
@@ -160,8 +188,10 @@ def run_job(spec: str | Path) -> int:
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         with checkpoint_write(job.output) as tmp:
             shutil.copyfile(result.checkpoint, tmp)
+        keep_only_resume_state(run_dir, result.interrupted)
         comparison = before_and_after(job, previews) if job.held_out else {}
-        emit({"type": "done", "checkpoint": job.output, "cancelled": result.interrupted, "done": result.images, "comparison": comparison})
+        emit({"type": "done", "checkpoint": job.output, "cancelled": result.interrupted, "done": result.images,
+              "photos": result.photos, "comparison": comparison})
         return 0
     except InvertFillError as error:
         emit({"type": "error", "message": str(error)})

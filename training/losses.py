@@ -7,7 +7,8 @@ Choices where the paper is silent (written down here, see also training.config.L
   (partial convolutions) do, so a term weighs in proportion to its region's size; TV likewise.
 - Perceptual and style losses compare the output and the composition with the target on a
   pluggable FeatureBackbone: VGG16 pool1–pool3 (the paper's choice) or the first layers of the
-  stage-1 discriminator. The style loss is the L1 distance of Gram matrices normalised by C·H·W,
+  stage-1 discriminator. Without a backbone ("none", for a model kept without its discriminator)
+  both terms, and L_msr's, are left out. The style loss is the L1 distance of Gram matrices normalised by C·H·W,
   computed in float32 even under autocast.
 - L_msr (Eq. 5) gives its perceptual and style terms the same weights as L_ipt (0.05 and 120),
   reading the paper's unweighted L_perc^r, L_style^r like its unweighted Eq. 4; L_rec^r (MSE)
@@ -34,7 +35,7 @@ from core.errors import InvertFillError
 from core.nn.discriminator import Discriminator
 from core.nn.invertfill import InvertFillOutput
 
-from .config import LossWeights
+from .config import BACKBONES, LossWeights
 from .vgg16 import VGG16Features, load_vgg16
 
 MIN_BACKBONE_SIZE = 32
@@ -75,18 +76,22 @@ class DiscriminatorFeatures(nn.Module):
 
 def make_backbone(
     name: str, discriminator: Discriminator | None = None, vgg_path: str | os.PathLike[str] | None = None
-) -> VGG16Features | DiscriminatorFeatures:
+) -> VGG16Features | DiscriminatorFeatures | None:
     """The perceptual/style backbone: "vgg16" (torchvision's weights file at vgg_path or in the
-    torch hub cache) or "discriminator" (the given stage-1 discriminator)."""
+    torch hub cache), "discriminator" (the given stage-1 discriminator) or "none" (None: no
+    perceptual or style terms)."""
     if name == "vgg16":
         return load_vgg16(vgg_path)
     if name == "discriminator":
         if discriminator is None:
             raise InvertFillError(
-                'the "discriminator" loss backbone needs a stage-1 checkpoint that holds a discriminator; use "vgg16" otherwise'
+                'the "discriminator" loss backbone needs a checkpoint that holds a discriminator; '
+                'use "none" (no perceptual or style terms) or "vgg16" with torchvision\'s VGG16 file otherwise'
             )
         return DiscriminatorFeatures(discriminator)
-    raise InvertFillError(f'unknown loss backbone {name!r}; use "vgg16" or "discriminator"')
+    if name == "none":
+        return None
+    raise InvertFillError(f"unknown loss backbone {name!r}; use one of {', '.join(BACKBONES)}")
 
 
 def l1_valid(output: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -158,13 +163,14 @@ def tv_loss(composite: Tensor, mask: Tensor) -> Tensor:
 
 
 def msr_loss(
-    backbone: FeatureBackbone,
+    backbone: FeatureBackbone | None,
     encoder_images: tuple[Tensor, ...],
     target: Tensor,
     perceptual_weight: float = 1.0,
     style_weight: float = 1.0,
 ) -> Tensor:
-    """L_msr (Eq. 5): Σ_r perceptual_weight·L_perc^r + style_weight·L_style^r + MSE(O_E^r, I_r).
+    """L_msr (Eq. 5): Σ_r perceptual_weight·L_perc^r + style_weight·L_style^r + MSE(O_E^r, I_r);
+    the MSE alone without a backbone.
 
     encoder_images: O_E¹..³ (N, 3, R/16 | R/8 | R/4); target I (N, 3, R, R), area-averaged down to
     each O_E^r's size as I_r. Images below MIN_BACKBONE_SIZE are upsampled for the backbone only.
@@ -173,9 +179,10 @@ def msr_loss(
     for image in encoder_images:
         assert image.shape[:2] == target.shape[:2], (tuple(image.shape), tuple(target.shape))
         small_target = F.adaptive_avg_pool2d(target, image.shape[-2:])
-        perceptual, style = _feature_distances(backbone, [image], small_target)
-        reconstruction = F.mse_loss(image.float(), small_target.float())
-        total = total + perceptual_weight * perceptual + style_weight * style + reconstruction
+        total = total + F.mse_loss(image.float(), small_target.float())
+        if backbone is not None:
+            perceptual, style = _feature_distances(backbone, [image], small_target)
+            total = total + perceptual_weight * perceptual + style_weight * style
     return total
 
 
@@ -189,11 +196,12 @@ def inpainting_loss(
     output: InvertFillOutput,
     target: Tensor,
     mask: Tensor,
-    backbone: FeatureBackbone,
+    backbone: FeatureBackbone | None,
     weights: LossWeights,
     mean_latent: Tensor,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Eq. 7 -> (the weighted total, {valid, hole, perceptual, style, tv, msr, fid}: each weighted term).
+    """Eq. 7 -> (the weighted total, {valid, hole, perceptual, style, tv, msr, fid}: each weighted
+    term; without a backbone no perceptual and style terms).
 
     output: the model's InvertFillOutput (O_G as .output, I_comp as .composite); target I
     (N, 3, R, R) in [-1, 1]; mask (N, 1, R, R), 1 = hole; mean_latent w̄ (D,), the one the
@@ -204,16 +212,16 @@ def inpainting_loss(
         tuple(target.shape),
         tuple(mask.shape),
     )
-    perceptual, style = _feature_distances(backbone, [output.output, output.composite], target)
     msr = msr_loss(backbone, output.encoder_images, target, weights.perceptual, weights.style)
     terms = {
         "valid": weights.valid * l1_valid(output.output, target, mask),
         "hole": weights.hole * l1_hole(output.output, target, mask),
-        "perceptual": weights.perceptual * perceptual,
-        "style": weights.style * style,
         "tv": weights.tv * tv_loss(output.composite, mask),
         "msr": weights.msr * msr,
         "fid": weights.fid * fidelity_loss(output.latents, mean_latent),
     }
+    if backbone is not None:
+        perceptual, style = _feature_distances(backbone, [output.output, output.composite], target)
+        terms.update(perceptual=weights.perceptual * perceptual, style=weights.style * style)
     total = torch.stack([term.float() for term in terms.values()]).sum()
     return total, terms

@@ -6,7 +6,8 @@
     RUN_DIR/checkpoints/network-IMAGES.safetensors  models the engine loads (named by images seen)
     RUN_DIR/checkpoints/resume.pt        optimizer, step and model state (read with weights_only=True)
 
-Every file is written atomically; only the main rank writes.
+Every file is written atomically; only the main rank writes. A run that fails before its first
+checkpoint leaves no folder behind that it created (`opened_run_folder`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +103,37 @@ class RunFolder:
 
             self._writer = SummaryWriter(str(self.root / "log"))
         return self._writer
+
+
+def snapshots(root: str | os.PathLike[str]) -> list[Path]:
+    """The network checkpoints of the run folder `root`, oldest first."""
+    return sorted((Path(root) / "checkpoints").glob("network-*.safetensors"))
+
+
+def discard_untrained(root: str | os.PathLike[str]) -> bool:
+    """Remove the run folder `root` if it holds no network checkpoint (a run that failed before
+    its first); True if it did."""
+    root = Path(root)
+    if not root.is_dir() or snapshots(root):
+        return False
+    shutil.rmtree(root)
+    return True
+
+
+@contextmanager
+def opened_run_folder(root: str | os.PathLike[str], is_main: bool = True) -> Iterator[RunFolder]:
+    """A RunFolder for the length of a run; closed at the end, and removed again if the run
+    fails before its first checkpoint in a folder that it created."""
+    created = is_main and not Path(root).exists()
+    run = RunFolder(root, is_main)
+    try:
+        yield run
+    except BaseException:
+        run.close()
+        if created:
+            discard_untrained(root)
+        raise
+    run.close()
 
 
 def load_resume_state(path: str | os.PathLike[str], device: torch.device) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator
 from core.nn.random_init import seeded_initialization
 
-from .augment import AdaptiveAugment, AugmentController
+from .augment import AdaptiveAugment, AugmentController, augment_probability
 from .config import GanTrainConfig
 from .data import ImageFolderDataset, make_loader
 from .distributed import DistributedContext, init_distributed
@@ -255,12 +255,9 @@ def train_stylegan2(
     if ctx.is_main and trainer.images == 0:
         run.save_grid("reals", next(make_loader(dataset, min(config.samples, len(dataset)))), 0)
 
-    def augment_probability() -> dict[str, float]:
-        return {"augment_p": float(trainer.augment.p)} if trainer.augment is not None else {}
-
     interrupted, checkpoint = run_loop(
         trainer, loader, ctx.device, total, int(config.tick_kimg * 1000), config.snapshot_ticks, run, snapshot, progress, cancel,
-        augment_probability,
+        lambda: augment_probability(trainer.augment),
     )
     run.close()
     return Stage1Result(trainer.generator, trainer.generator_ema, trainer.discriminator, trainer.images, trainer.step, interrupted, checkpoint)

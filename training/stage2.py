@@ -11,6 +11,7 @@ image count, so a resumed run continues exactly.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from core.engine.device import training_autocast
 from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from core.io.gan_import import import_gan, is_foreign_gan_file
 from core.masks.generation import MaskSampler
 from core.nn.discriminator import Discriminator
@@ -34,17 +35,21 @@ from .data import ImageFolderDataset, make_loader
 from .distributed import DistributedContext, init_distributed
 from .loop import run_loop
 from .losses import inpainting_loss, make_backbone
-from .run_folder import RunFolder, load_resume_state
+from .run_folder import RunFolder, load_resume_state, opened_run_folder
 from .stage1 import step_seed
+from .vgg16 import default_vgg16_path
 
 
 @dataclass
 class Stage2Result:
+    """The trained model, where the run stopped, and how many photos it trained on."""
+
     model: InvertFill
     images: int
     steps: int
     interrupted: bool
     checkpoint: Path | None
+    photos: int
 
 
 @dataclass
@@ -197,8 +202,18 @@ def train_encoder(
     stage = "finetune" if finetune else "encoder"
     domain = domain or Path(data).name
     dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed, exclude=exclude, zoom=config.zoom)
-    run = RunFolder(out, ctx.is_main)
-    run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
+    with opened_run_folder(out, ctx.is_main) as run:
+        run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
+        interrupted, checkpoint = _train_in(run, trainer, dataset, stage, domain, progress, cancel)
+    return Stage2Result(trainer.model, trainer.images, trainer.step, interrupted, checkpoint, len(dataset))
+
+
+def _train_in(
+    run: RunFolder, trainer: Stage2Trainer, dataset: ImageFolderDataset, stage: str, domain: str,
+    progress: ProgressCallback | None, cancel: threading.Event | None,
+) -> tuple[bool, Path | None]:
+    """train_encoder's loop in `run`, with its snapshots (model, resume state, a grid of fills) -> (interrupted, last checkpoint)."""
+    config, ctx, discriminator = trainer.config, trainer.ctx, trainer.discriminator
     loader = make_loader(dataset, config.batch // ctx.world_size, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     preview = next(make_loader(dataset, min(config.samples, len(dataset)), seed_offset(dataset))).to(ctx.device)
     preview_masks = torch.from_numpy(np.stack([trainer.masks.sample(-1 - i) for i in range(preview.shape[0])])).float()[:, None].to(ctx.device)
@@ -218,12 +233,10 @@ def train_encoder(
             run.save_grid(f"fills-{trainer.images:09d}", rows, trainer.images, columns=preview.shape[0])
         return path
 
-    interrupted, checkpoint = run_loop(
+    return run_loop(
         trainer, loader, ctx.device, int(config.kimg * 1000), int(config.tick_kimg * 1000), config.snapshot_ticks,
         run, snapshot, progress, cancel,
     )
-    run.close()
-    return Stage2Result(trainer.model, trainer.images, trainer.step, interrupted, checkpoint)
 
 
 def seed_offset(dataset: ImageFolderDataset) -> int:
@@ -236,14 +249,30 @@ FINETUNE_MASKS = {"free-form": {"all": 0.6, "hard": 0.2, "extreme": 0.2}, "outpa
 
 def finetune_config(model_path: str | Path, masks: str = "free-form", **settings) -> EncoderTrainConfig:
     """Settings for a fine-tune on a small folder: masks "free-form", "outpaint" or a folder of
-    mask files; the discriminator stored with the model as loss backbone when there is one."""
+    mask files; the discriminator stored with the model as loss backbone, or for a model without
+    one no perceptual and style terms (backbone "none"): nothing outside the model is needed."""
     if masks in FINETUNE_MASKS:
         mix, folder = FINETUNE_MASKS[masks], None
     else:
         mix, folder = {"folder": 1.0}, str(masks)
-    has_discriminator = "discriminator" in load_checkpoint(model_path).parts
     defaults = dict(
         masks=mix, mask_folder=folder, batch=8, kimg=10, tick_kimg=0.2, snapshot_ticks=10,
-        backbone="discriminator" if has_discriminator else "vgg16",
+        backbone="discriminator" if has_discriminator(model_path) else "none",
     )
     return EncoderTrainConfig(**{**defaults, **settings})
+
+
+def has_discriminator(model_path: str | Path) -> bool:
+    """Whether the checkpoint holds a discriminator (read from its header alone)."""
+    return "discriminator" in json.loads(read_metadata(model_path).get("parts", "{}"))
+
+
+def loss_summary(config: EncoderTrainConfig, model_path: str | Path) -> str:
+    """What the perceptual and style terms of a run of `config` from `model_path` are computed on, in one line."""
+    name = Path(model_path).name
+    if config.backbone == "discriminator":
+        return f"perceptual and style losses on the discriminator stored in {name}"
+    if config.backbone == "vgg16":
+        return f"perceptual and style losses on VGG16 ({config.vgg_path or default_vgg16_path()})"
+    why = "backbone none" if has_discriminator(model_path) else f"{name} holds no discriminator"
+    return f"no perceptual or style losses ({why}): pixel, smoothness and encoder losses only"

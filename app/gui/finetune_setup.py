@@ -90,6 +90,12 @@ def base_model_missing(text: str, parts: dict) -> str:
     return f"<b>{Path(text).name} is not an InvertFill model file.</b> {how}"
 
 
+def no_discriminator_note(model: Path) -> str:
+    """Task-page text for a model kept without its discriminator: what the fine-tune learns from instead."""
+    return (f"{model.name} has no discriminator, so the fine-tune learns from pixel differences alone, without the "
+            "perceptual and style losses that a model with its discriminator gets: expect softer fills.")
+
+
 class TaskPage(QWizardPage):
     def __init__(self, base_model: Path | None) -> None:
         super().__init__()
@@ -142,7 +148,8 @@ class TaskPage(QWizardPage):
         except (InvertFillError, json.JSONDecodeError):
             parts = {}
         complete = "invertfill" in parts
-        self.base_note.setText("" if complete else base_model_missing(text, parts))
+        self.base_note.setText(no_discriminator_note(path) if complete and "discriminator" not in parts
+                               else "" if complete else base_model_missing(text, parts))
         if self.task_buttons.checkedButton().property("task") == "folder" and not Path(self.mask_folder.text().strip() or "/nonexistent").is_dir():
             return False
         return complete
@@ -165,6 +172,7 @@ class SettingsPage(QWizardPage):
         for key, preset in PRESETS.items():
             self.preset.addItem(preset.label, key)
         self.estimate = QLabel("Timing a training step on this machine…")
+        self.estimate.setWordWrap(True)
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
         self.advanced_toggle.setCheckable(True)
@@ -243,8 +251,8 @@ class SettingsPage(QWizardPage):
 
         try:
             timing, problem = time_finetune(finetune_config(model, batch=PRESETS["standard"].batch), model, device), ""
-        except Exception as error:  # noqa: BLE001 - the estimate is advice; the run reports real errors
-            timing, problem = None, str(error)
+        except Exception as error:  # noqa: BLE001 - whatever stops a training step here would stop the run: shown, and Start stays off
+            timing, problem = None, str(error) or type(error).__name__
         try:
             self.estimated.emit(model, device, timing, problem)
         except RuntimeError:
@@ -292,7 +300,7 @@ class SettingsPage(QWizardPage):
             total = self.timing.job_seconds(self.steps.value(), self.batch.value(), PREVIEWS, SNAPSHOT_SAMPLES)
             self.estimate.setText(f"About {rough_duration(total)} on {device} ({self.steps.value()} steps of {self.batch.value()} images)")
         elif self.timing_key in self._timing_problems:
-            self.estimate.setText(f"Could not time a step here: {self._timing_problems[self.timing_key]}")
+            self.estimate.setText(f"A fine-tune cannot start here: {self._timing_problems[self.timing_key]}")
         else:
             self.estimate.setText(f"Timing a training step on {device}…")
 
@@ -306,7 +314,8 @@ class SettingsPage(QWizardPage):
         return Path(self.output_folder.text().strip()) / f"{self.name.text().strip()}.safetensors"
 
     def isComplete(self) -> bool:
-        """A valid output, and the timing done (it sets the preset's steps) or failed."""
+        """A valid output, and the timing done (it sets the preset's steps): a timing that failed
+        is a run that would fail, so Start stays off and the estimate says why."""
         name, folder = self.name.text().strip(), Path(self.output_folder.text().strip())
         problem = ""
         if not name or any(c in name for c in '/\\:*?"<>|'):
@@ -318,4 +327,4 @@ class SettingsPage(QWizardPage):
         elif self.output.exists():
             problem = f"{self.output.name} already exists there; choose another name."
         self.output_note.setText(problem)
-        return not problem and self.timing_key not in self._timing
+        return not problem and self.timing is not None

@@ -28,13 +28,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.user_data import user_data_dir
-from training.finetune_job import FinetuneJob
+from core.wording import counted
+from training.finetune_job import DIFFERENCE_GAIN, FinetuneJob
+from training.run_folder import discard_untrained
 
 from . import dialogs
 from .finetune_images import ImagesPage
 from .finetune_setup import PREVIEWS, SettingsPage, TaskPage, rough_duration
 from .loss_plot import LossPlot
+from .preferences import Preferences
 from .training_process import TrainingProcess
+
+MAX_WIDTH = 1000
+"""The wizard never grows wider than this (long messages wrap), so its buttons stay on a small screen."""
+IMAGE_SIZE = 160
 
 
 class TrainingPage(QWizardPage):
@@ -50,6 +57,7 @@ class TrainingPage(QWizardPage):
         self.stopping = False
         self.progress = QProgressBar()
         self.status = QLabel("Starting…")
+        self.status.setWordWrap(True)
         self.plot = LossPlot("total loss")
         self.preview = QLabel("The preview of the current model appears here.")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -71,6 +79,7 @@ class TrainingPage(QWizardPage):
         Path(job.run_dir).mkdir(parents=True, exist_ok=True)
         spec = Path(job.run_dir) / "job.json"
         job.save(spec)
+        self.run_dir = Path(job.run_dir)
         self.outcome = None
         self.stopping = False
         self.progress.setRange(0, 0)
@@ -100,6 +109,7 @@ class TrainingPage(QWizardPage):
         self.completeChanged.emit()
 
     def _failed(self, reason: str, tail: str) -> None:
+        discard_untrained(self.run_dir)
         self.status.setText(f"Training failed: {reason}")
         self.log.setVisible(True)
         self.log.setPlainText(tail or "(the process printed nothing)")
@@ -118,33 +128,45 @@ class TrainingPage(QWizardPage):
 
 
 class FinishPage(QWizardPage):
+    CAPTIONS = {"masked": "held-out photo and hole", "before": "before (base model)", "after": "after (your model)",
+                "difference": f"difference ×{DIFFERENCE_GAIN}"}
+
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Your model")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.images = [QLabel() for _ in range(3)]
+        self.images = {key: QLabel() for key in self.CAPTIONS}
+        self.change = QLabel()
+        self.change.setWordWrap(True)
         self.load_now = QCheckBox("Load this model now")
         self.load_now.setChecked(True)
         row = QHBoxLayout()
-        for label, caption in zip(self.images, ("held-out image and hole", "before (base model)", "after (your model)")):
+        for key, caption in self.CAPTIONS.items():
             column = QVBoxLayout()
-            column.addWidget(label)
+            column.addWidget(self.images[key])
             column.addWidget(QLabel(caption), alignment=Qt.AlignmentFlag.AlignHCenter)
             row.addLayout(column)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(row)
+        layout.addWidget(self.change)
         layout.addWidget(self.load_now)
 
     def initializePage(self) -> None:
         outcome = self.wizard().training_page.outcome
+        photos, samples = outcome["photos"], outcome["done"]
+        trained = (f"{counted(photos, 'photo')}, {counted(samples, 'training sample')} "
+                   f"({counted(round(samples / max(photos, 1)), 'pass', 'passes')})")
         state = "Cancelled early: this is the last checkpoint, trained on" if outcome["cancelled"] else "Trained on"
-        self.summary.setText(f"{state} {outcome['done']} images and saved as {outcome['checkpoint']}.\n"
+        self.summary.setText(f"{state} {trained}; saved as {outcome['checkpoint']}.\n"
                              f"It is listed in the Model menu, with the domain “{self.wizard().domain}”.")
-        for label, key in zip(self.images, ("masked", "before", "after")):
-            path = outcome["comparison"].get(key)
-            label.setPixmap(QPixmap(path).scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio) if path else QPixmap())
+        comparison = outcome["comparison"]
+        for key, label in self.images.items():
+            path = comparison.get(key)
+            label.setPixmap(QPixmap(path).scaled(IMAGE_SIZE, IMAGE_SIZE, Qt.AspectRatioMode.KeepAspectRatio) if path else QPixmap())
+        self.change.setText(f"On this held-out photo the fill changed by {comparison['change']:.1f} grey levels on average in the hole "
+                            "(of the holes tried, the one that changed most)." if comparison else "")
 
 
 class FinetuneWizard(QWizard):
@@ -154,15 +176,26 @@ class FinetuneWizard(QWizard):
 
     def __init__(self, base_model: Path | None, device: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.preferences = Preferences()
         self.setWindowTitle("Fine-tune for my images")
+        self.setMaximumWidth(MAX_WIDTH)
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.images_page, self.task_page = ImagesPage(), TaskPage(base_model)
         self.settings_page, self.training_page, self.finish_page = SettingsPage(device), TrainingPage(), FinishPage()
         for page in (self.images_page, self.task_page, self.settings_page, self.training_page, self.finish_page):
             self.addPage(page)
-        self.resize(720, 560)
+        self.resize(760, 560)
+        self.images_page.scanned.connect(self._remember_folder)
+        last_folder = self.preferences.folder("finetune")
+        if last_folder and Path(last_folder).is_dir():
+            self.images_page.scan_folder(last_folder)
         if self.task_page.isComplete():
             self.settings_page.start_timing(*self.settings_page.timing_key)
+
+    def _remember_folder(self, number: int, scan, problem: str) -> None:
+        """A folder good enough to train on is where the wizard starts next time."""
+        if scan is not None and scan.is_enough:
+            self.preferences.set_folder("finetune", scan.folder)
 
     @property
     def domain(self) -> str:
