@@ -7,13 +7,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 from core.engine.fill_methods import ClassicFill
 from core.engine.inpainter import Inpainter
+from core.io.checkpoint import load_checkpoint
 from core.io.image_io import Picture, read_image
 from core.io.resources import demo_models, resource_path
 from training.data import image_files
 from training.evaluation import fill_pairs, load_pairs, pixel_scores, write_mask_set
+from training.stage2 import finetune_config
 
 MODEL = resource_path("models", "faces64-demo.safetensors")
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
@@ -26,8 +29,17 @@ pytestmark = pytest.mark.skipif(
 def test_the_demo_model_is_the_checked_in_file_and_the_model_menu_lists_it():
     recorded = MODEL.with_name(MODEL.name + ".sha256").read_text().split()[0]
     assert hashlib.sha256(MODEL.read_bytes()).hexdigest() == recorded
-    assert MODEL.stat().st_size <= 10 * 2**20
+    assert MODEL.stat().st_size <= 15 * 2**20
     assert MODEL in demo_models()
+
+
+def test_the_demo_model_ships_with_its_discriminator_in_half_precision_for_fine_tuning():
+    checkpoint = load_checkpoint(MODEL)
+    assert set(checkpoint.parts) == {"invertfill", "discriminator"} and finetune_config(MODEL).backbone == "discriminator"
+    assert checkpoint.part("discriminator").config.resolution == 64 and checkpoint.domain == "faces"
+    assert checkpoint.card.framing == "aligned-face" and "CelebA-HQ" in checkpoint.card.data_terms
+    with safe_open(str(MODEL), "pt") as tensors:
+        assert {tensors.get_slice(key).get_dtype() for key in tensors.keys()} == {"F16"}
 
 
 def test_the_demo_model_loads_as_a_64_px_faces_model():

@@ -8,8 +8,9 @@
 # 3. stage 2 once per variant of VARIANTS (stage2.json) until STAGE2_KIMG each:
 #    full = F&W+, pre-modulation and SML; wplus = the w+ latent space (no RGB branch);
 #    nopremod = no pre-modulation; nosml = a static mean latent (the paper's Table 5 rows);
-# 4. export: the full model in float16 without its discriminator (WORK/faces64.safetensors; the defaults'
-#    run is the bundled demo model resources/models/faces64-demo.safetensors);
+# 4. export: the full model in float16 with its discriminator, the fine-tune's loss backbone
+#    (WORK/faces64.safetensors; the defaults' run is the bundled demo model
+#    resources/models/faces64-demo.safetensors);
 # 5. eval: hard, extreme and all masks on the held-out faces, every variant against OpenCV Telea
 #    and Navier-Stokes (and PatchMatch when pypatchmatch is installed), with PSNR, SSIM and seam
 #    (WORK/eval/report.md, examples-*.png).
@@ -62,8 +63,7 @@ for variant in $VARIANTS; do
 done
 
 step export
-invertfill export "$(last_checkpoint "$WORK/stage2-full")" -o "$WORK/faces64.safetensors" --half --no-discriminator \
-  --domain faces
+invertfill export "$(last_checkpoint "$WORK/stage2-full")" -o "$WORK/faces64.safetensors" --half --domain faces
 
 step eval
 count=$(find "$WORK/heldout" -type l | wc -l)
