@@ -321,7 +321,7 @@ def test_download_vgg16_checks_torchvisions_hash_prefix(hub_dir, tmp_path, monke
 def test_unknown_or_unavailable_backbones_are_clear_errors():
     with pytest.raises(InvertFillError, match="unknown loss backbone 'resnet'"):
         make_backbone("resnet")
-    with pytest.raises(InvertFillError, match="needs a stage-1 checkpoint"):
+    with pytest.raises(InvertFillError, match='needs a checkpoint that holds a discriminator; use "none"'):
         make_backbone("discriminator")
 
 
