@@ -215,11 +215,13 @@ def test_a_run_that_cannot_start_is_not_offered_and_its_long_reason_wraps_inside
 def test_the_wizard_opens_on_the_last_folder_it_trained_on(qtbot, user_data, answers, tiny_finetune_base, domain_folder, tmp_path):
     first = FinetuneWizard(tiny_finetune_base, "cpu")
     qtbot.addWidget(first)
+    first.show()
     scan(first, qtbot, tmp_path / "nowhere")
     scan(first, qtbot, domain_folder)
     first.close()
     again = FinetuneWizard(tiny_finetune_base, "cpu")
     qtbot.addWidget(again)
+    again.show()
     assert again.images_page.folder.text() == str(domain_folder)
     qtbot.waitUntil(lambda: not again.images_page.scanning, timeout=30000)
     assert next_enabled(again) and again.images_page.strip.count() == 8
