@@ -17,6 +17,9 @@ class GanTrainConfig(Serializable):
     ema_kimg batch·10/32 (StyleGAN2-ADA's choices). ada_kimg: images (thousands) over which
     the augmentation probability can go from 0 to 1. zoom: random crops of scale up to this
     (training.data.square_crop); 1 = the whole shorter side.
+    compile: run the G and D main steps through torch.compile on the CPU (training.compiled; R1
+    and path length stay eager). Off by default: compiling takes minutes, which only long runs
+    (the recipes) win back.
     """
 
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -39,6 +42,7 @@ class GanTrainConfig(Serializable):
     ada_kimg: int = 500
     zoom: float = 1.0
     mixed_precision: bool = True
+    compile: bool = False
     seed: int = 0
     workers: int = 2
     tick_kimg: float = 4.0
@@ -105,6 +109,8 @@ class EncoderTrainConfig(Serializable):
     train_rgb_branch: whether the domain fine-tune also trains the RGB branch (stage 2 always does).
     zoom: as for GanTrainConfig. lr_rampdown: the share of the run (of `kimg`), at its end, over
     which the learning rate falls from `lr` to zero along a half cosine; 0 keeps it constant.
+    compile: run the step's fill and loss through torch.compile on the CPU (training.compiled); off
+    by default, as for GanTrainConfig.
     """
 
     model: InvertFillConfig = field(default_factory=InvertFillConfig)
@@ -120,6 +126,7 @@ class EncoderTrainConfig(Serializable):
     train_rgb_branch: bool = False
     zoom: float = 1.0
     mixed_precision: bool = True
+    compile: bool = False
     seed: int = 0
     workers: int = 2
     tick_kimg: float = 1.0

@@ -32,6 +32,7 @@ from core.nn.generator import Generator
 from core.nn.random_init import seeded_initialization
 
 from .augment import AdaptiveAugment, AugmentController, augment_probability
+from .compiled import CompiledLoss
 from .config import GanTrainConfig
 from .data import ImageFolderDataset, make_loader
 from .distributed import DistributedContext, init_distributed
@@ -104,6 +105,10 @@ class Stage1Trainer:
         self.path_length = PathLengthRegularizer(config.pl_decay).to(device)
         self.opt_g = gan_adam(self.generator.parameters(), config.lr)
         self.opt_d = gan_adam(self.discriminator.parameters(), config.lr)
+        self.generator_main = CompiledLoss(self._generator_loss, self.generator.parameters(), self._autocast, device, config.compile)
+        self.discriminator_main = CompiledLoss(
+            self._discriminator_loss, self.discriminator.parameters(), self._autocast, device, config.compile
+        )
         self.step, self.images = 0, 0
 
     def state_dict(self) -> dict:
@@ -141,8 +146,29 @@ class Stage1Trainer:
 
     def _discriminate(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.augment is not None:
-            images = self.augment(images, generator)
+            images = self._augmented(images, generator)
         return self.discriminator(images)
+
+    @torch.compiler.disable
+    def _augmented(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The augmentation, eager even inside a compiled step: its probability changes as it trains."""
+        return self.augment(images, generator)
+
+    def _generator_loss(self, n: int, g: torch.Generator) -> tuple[torch.Tensor]:
+        """G's main loss on n fakes, drawn from g -> (loss,); the G step's compiled part, run in its autocast region."""
+        z = torch.randn(n, self.config.generator.style_dim, generator=g, device=self.ctx.device)
+        fake = self.generator(z, mixing_prob=self.config.mixing_prob, generator=g)
+        return (generator_loss(self._discriminate(fake, g)),)
+
+    def _discriminator_loss(self, real: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's main loss on real (N, 3, R, R) and as many fakes, drawn from g -> (loss, real logits (N, 1));
+        the D step's compiled part where it has no R1, run in its autocast region."""
+        with torch.no_grad():
+            z = torch.randn(real.shape[0], self.config.generator.style_dim, generator=g, device=real.device)
+            fake = self.generator(z, mixing_prob=self.config.mixing_prob, generator=g)
+        fake_logits = self._discriminate(fake, g)
+        real_logits = self._discriminate(real, g)
+        return discriminator_loss(real_logits, fake_logits), real_logits
 
     def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One G step and one D step (with their lazy regularizers) on real (N, 3, R, R).
@@ -157,11 +183,7 @@ class Stage1Trainer:
 
         self.generator.requires_grad_(True)
         self.discriminator.requires_grad_(False)
-        with self._autocast():
-            z = torch.randn(n, style_dim, generator=g, device=real.device)
-            fake = self.generator(z, mixing_prob=cfg.mixing_prob, generator=g)
-            losses["G"] = generator_loss(self._discriminate(fake, g))
-        losses["G"].backward()
+        (losses["G"],) = self.generator_main(n, g)
         if self.step % cfg.pl_interval == 0:
             shrunk = max(n // cfg.pl_batch_shrink, 1)
             z = torch.randn(shrunk, style_dim, generator=g, device=real.device)
@@ -176,21 +198,16 @@ class Stage1Trainer:
 
         self.generator.requires_grad_(False)
         self.discriminator.requires_grad_(True)
-        regularize = self.step % cfg.r1_interval == 0
-        with torch.no_grad(), self._autocast():
-            z = torch.randn(n, style_dim, generator=g, device=real.device)
-            fake = self.generator(z, mixing_prob=cfg.mixing_prob, generator=g)
-        real = real.detach().contiguous(memory_format=torch.channels_last).requires_grad_(regularize)
-        with self._autocast():
-            fake_logits = self._discriminate(fake, g)
-            real_logits = self._discriminate(real, g)
-            losses["D"] = discriminator_loss(real_logits, fake_logits)
-        self.controller.accumulate(real_logits.detach())
-        loss_d = losses["D"]
-        if regularize:
+        real = real.detach().contiguous(memory_format=torch.channels_last)
+        if self.step % cfg.r1_interval == 0:
+            real.requires_grad_(True)
+            with self._autocast():
+                losses["D"], real_logits = self._discriminator_loss(real, g)
             losses["r1"] = r1_penalty(real, real_logits.float()).mean()
-            loss_d = loss_d + losses["r1"] * (cfg.effective_r1_gamma / 2) * cfg.r1_interval
-        loss_d.backward()
+            (losses["D"] + losses["r1"] * (cfg.effective_r1_gamma / 2) * cfg.r1_interval).backward()
+        else:
+            losses["D"], real_logits = self.discriminator_main(real, g)
+        self.controller.accumulate(real_logits.detach())
         ctx.average_gradients(self.discriminator.parameters())
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)

@@ -30,6 +30,7 @@ from core.nn.generator import Generator
 from core.nn.invertfill import InvertFill
 from core.nn.random_init import seeded_initialization
 
+from .compiled import CompiledLoss
 from .config import EncoderTrainConfig
 from .data import ImageFolderDataset, make_loader
 from .distributed import DistributedContext, init_distributed
@@ -108,6 +109,9 @@ class Stage2Trainer:
         self.discriminator = discriminator
         resolution = model.config.resolution
         self.masks = MaskSampler(resolution, config.masks, config.mask_folder, seed=config.seed)
+        self.loss = CompiledLoss(
+            self._loss, self.parameters, lambda: training_autocast(ctx.device, config.mixed_precision), ctx.device, config.compile
+        )
         self.step, self.images = 0, 0
 
     def state_dict(self) -> dict:
@@ -143,10 +147,7 @@ class Stage2Trainer:
         generator = torch.Generator(images.device).manual_seed(step_seed(cfg.seed, ctx.rank, self.step))
         mask = self.batch_masks(images.shape[0])
         images = images.contiguous(memory_format=torch.channels_last)
-        with training_autocast(ctx.device, cfg.mixed_precision):
-            out = self.model(images * (1 - mask), mask, "random", generator=generator)
-            total, terms = inpainting_loss(out, images, mask, self.backbone, cfg.losses, self.model.soft_mean_latent.value)
-        total.backward()
+        total, terms = self.loss(images, mask, generator)
         ctx.average_gradients(self.parameters)
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.learning_rate(self.images)
@@ -157,6 +158,12 @@ class Stage2Trainer:
         self.step += 1
         self.images += images.shape[0] * ctx.world_size
         return {"total": total.detach(), **{name: value.detach() for name, value in terms.items()}}
+
+    def _loss(self, images: torch.Tensor, mask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The fill of images (N, 3, R, R) under mask (N, 1, R, R) and its loss -> (total, weighted terms); the step's
+        compiled part, run in its autocast region."""
+        out = self.model(images * (1 - mask), mask, "random", generator=generator)
+        return inpainting_loss(out, images, mask, self.backbone, self.config.losses, self.model.soft_mean_latent.value)
 
 
 def build_model(config: EncoderTrainConfig, pretrained: Path, finetune: bool, seed: int) -> tuple[InvertFill, Discriminator | None]:
