@@ -12,7 +12,7 @@ import pytest
 
 from core.io.image_io import read_image
 from training import finetune_job
-from training.finetune_job import COMPARED_HOLES, DIFFERENCE_GAIN, FinetuneJob, loop_settings, run_job
+from training.finetune_job import COMPARED_HOLES, MAX_DIFFERENCE_GAIN, FinetuneJob, loop_settings, run_job
 from training.finetune_timing import PROCESS_START_S, FinetuneTiming, time_finetune
 from training.stage2 import finetune_config
 
@@ -96,7 +96,9 @@ def test_a_job_shows_one_preview_per_planned_snapshot_and_keeps_only_the_tuned_m
     assert not list((tmp_path / "run" / "checkpoints").iterdir()) and (tmp_path / "tuned.safetensors").is_file()
     comparison = done["comparison"]
     before, after, difference = (read_image(comparison[key]).pixels.astype(int) for key in ("before", "after", "difference"))
-    assert np.array_equal(difference, np.minimum(np.abs(after - before) * DIFFERENCE_GAIN, 255))
+    gain = comparison["gain"]
+    assert np.array_equal(difference, np.minimum(np.abs(after - before) * gain, 255)) and 1 <= gain <= MAX_DIFFERENCE_GAIN
+    assert gain == MAX_DIFFERENCE_GAIN or np.percentile(difference, 99) > 127
     hole = read_image(comparison["masked"]).pixels.min(axis=-1) == 128
     assert comparison["change"] == pytest.approx(np.abs(after - before)[hole].mean(), abs=0.05) and comparison["change"] > 0
 

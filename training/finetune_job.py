@@ -44,8 +44,9 @@ SNAPSHOT_SAMPLES = 2
 """Training images each snapshot fills for the run folder's grid (the preview is the held-out image)."""
 COMPARED_HOLES = 6
 """Seeded holes in the held-out image tried for the before/after; the one the fine-tune changed most is shown."""
-DIFFERENCE_GAIN = 4
-"""The difference view shows |after − before| times this."""
+MAX_DIFFERENCE_GAIN = 32
+"""The difference view magnifies |after − before| so that its largest values (99th percentile) show
+near white, by a whole factor of at most this."""
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,24 @@ def fill_preview(inpainter: Inpainter, job: FinetuneJob, out: Path) -> Path:
     return out
 
 
-def difference_view(before: Picture, after: Picture) -> Picture:
-    """|after − before| (H, W, 3) uint8, times DIFFERENCE_GAIN: black where the fine-tune changed nothing."""
-    change = np.abs(after.pixels.astype(np.int16) - before.pixels.astype(np.int16)) * DIFFERENCE_GAIN
-    return Picture(np.clip(change, 0, 255).astype(np.uint8))
+def difference_view(before: Picture, after: Picture) -> tuple[Picture, int]:
+    """(|after − before| (H, W, 3) uint8 times the gain, the gain): black where the fine-tune
+    changed nothing, the largest changes near white (difference_gain)."""
+    change = np.abs(after.pixels.astype(np.int16) - before.pixels.astype(np.int16))
+    gain = difference_gain(change)
+    return Picture(np.clip(change * gain, 0, 255).astype(np.uint8)), gain
+
+
+def difference_gain(change: np.ndarray) -> int:
+    """The whole factor, 1 to MAX_DIFFERENCE_GAIN, that brings the 99th percentile of `change` (grey levels) near 255."""
+    top = float(np.percentile(change, 99))
+    return int(min(max(255 // max(top, 1.0), 1), MAX_DIFFERENCE_GAIN))
 
 
 def before_and_after(job: FinetuneJob, previews: Path) -> dict[str, str | float]:
     """The held-out image with one of COMPARED_HOLES holes (the one whose fill changed most), filled
-    by the base model and by the tuned one, and their difference: PNG paths, and `change`, the mean
-    change in the hole in grey levels."""
+    by the base model and by the tuned one, and their magnified difference: PNG paths, `change`, the
+    mean change in the hole in grey levels, and `gain`, the difference view's magnification."""
     base, tuned = Inpainter(job.model, "cpu"), Inpainter(job.output, "cpu")
     fills = [(filled_preview(base, job, n), filled_preview(tuned, job, n), preview_hole(job, base.resolution, n)) for n in range(COMPARED_HOLES)]
     changes = [np.abs(a.pixels.astype(np.int16) - b.pixels.astype(np.int16))[hole].mean() for b, a, hole in fills]
@@ -135,10 +144,11 @@ def before_and_after(job: FinetuneJob, previews: Path) -> dict[str, str | float]
     before, after, hole = fills[best]
     masked = preview_picture(job.held_out, base.resolution).pixels.copy()
     masked[hole] = 128
-    pictures = {"masked": Picture(masked), "before": before, "after": after, "difference": difference_view(before, after)}
+    difference, gain = difference_view(before, after)
+    pictures = {"masked": Picture(masked), "before": before, "after": after, "difference": difference}
     for name, picture in pictures.items():
         write_image(previews / f"{name}.png", picture)
-    return {**{name: str(previews / f"{name}.png") for name in pictures}, "change": float(changes[best])}
+    return {**{name: str(previews / f"{name}.png") for name in pictures}, "change": float(changes[best]), "gain": gain}
 
 
 def keep_only_resume_state(run_dir: Path, cancelled: bool) -> None:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.user_data import user_data_dir
 from core.wording import counted
-from training.finetune_job import DIFFERENCE_GAIN, FinetuneJob
+from training.finetune_job import FinetuneJob
 from training.run_folder import discard_untrained
 
 from . import dialogs
@@ -129,7 +129,7 @@ class TrainingPage(QWizardPage):
 
 class FinishPage(QWizardPage):
     CAPTIONS = {"masked": "held-out photo and hole", "before": "before (base model)", "after": "after (your model)",
-                "difference": f"difference ×{DIFFERENCE_GAIN}"}
+                "difference": "difference"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,10 +142,11 @@ class FinishPage(QWizardPage):
         self.load_now = QCheckBox("Load this model now")
         self.load_now.setChecked(True)
         row = QHBoxLayout()
-        for key, caption in self.CAPTIONS.items():
+        self.captions = {key: QLabel(caption) for key, caption in self.CAPTIONS.items()}
+        for key, caption in self.captions.items():
             column = QVBoxLayout()
             column.addWidget(self.images[key])
-            column.addWidget(QLabel(caption), alignment=Qt.AlignmentFlag.AlignHCenter)
+            column.addWidget(caption, alignment=Qt.AlignmentFlag.AlignHCenter)
             row.addLayout(column)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
@@ -165,6 +166,7 @@ class FinishPage(QWizardPage):
         for key, label in self.images.items():
             path = comparison.get(key)
             label.setPixmap(QPixmap(path).scaled(IMAGE_SIZE, IMAGE_SIZE, Qt.AspectRatioMode.KeepAspectRatio) if path else QPixmap())
+        self.captions["difference"].setText(f"difference ×{comparison['gain']}" if comparison else "difference")
         self.change.setText(f"On this held-out photo the fill changed by {comparison['change']:.1f} grey levels on average in the hole "
                             "(of the holes tried, the one that changed most)." if comparison else "")
 
