@@ -327,7 +327,8 @@ def _run_export(args: argparse.Namespace) -> int:
     source, target = Path(args.checkpoint), Path(args.output)
     if target.exists() and target.resolve() == source.resolve():
         raise InvertFillError(f"{target} is the checkpoint being exported; choose another output")
-    export_checkpoint(source, target, args.half, args.domain, frozenset({"discriminator"} if args.no_discriminator else ()))
+    export_checkpoint(source, target, args.half, args.domain, frozenset({"discriminator"} if args.no_discriminator else ()),
+                      args.framing, args.data_terms)
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {'float16' if args.half else 'as stored'})")
     return EXIT_OK
 

@@ -7,7 +7,7 @@ import argparse
 from core import __version__
 from core.engine.fill_methods import VARIATION_STRENGTH
 from core.engine.fill_registry import CLASSIC_FILLS, METHOD_KEYS, MODEL
-from core.engine.fill_strategy import STRATEGIES
+from core.engine.fill_strategy import DEFAULT_STRATEGY, STRATEGIES
 from training.config import BACKBONES
 
 
@@ -22,7 +22,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="invertfill (the model; default) or a classic fill that needs none: telea, ns (OpenCV), patchmatch (pip install pypatchmatch)",
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
-    parser.add_argument("--strategy", default="crop", choices=STRATEGIES, help="for images larger than the model (default: crop)")
+    parser.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES,
+                        help="detail (default): fill at the model's size, then add the photo's own fine detail; crop or resize: "
+                        "fill at the model's size and scale up; full: only images at the model's size")
     parser.add_argument("--seed", type=int, help="seed for reproducible fills (default: random, printed)")
     parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100, lossy; WebP 101 is lossless (default: 95)")
     parser.add_argument("--overwrite", action="store_true", help="allow the output to replace an input file")
@@ -161,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
     evaluation.add_argument("--res", type=int, default=256, metavar="R", help="evaluation resolution (default 256)")
-    evaluation.add_argument("--strategy", default="resize", choices=STRATEGIES,
-                            help="how a method fills images larger than its own size (default: resize, one window over the whole image)")
+    evaluation.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES,
+                            help="how a method fills images larger than its own size (default: detail, as fill)")
     evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
     evaluation.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS trunk; weights from the torch hub cache")
     evaluation.add_argument("--seed", type=int, default=0)
@@ -182,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="the new .safetensors file")
     export.add_argument("--half", action="store_true", help="store floating-point tensors as float16")
     export.add_argument("--domain", metavar="NAME", help="domain name stored in the copy (default: the source's)")
+    export.add_argument("--framing", choices=["aligned-face", "scene"],
+                        help="how the model's training images were framed (default: the source's); the fill plans its windows by it")
+    export.add_argument("--data-terms", metavar="TEXT", help="the terms of the model's training data (default: the source's)")
     export.add_argument("--no-discriminator", action="store_true",
                         help="leave out the discriminator (the fill needs only the model; fine-tuning uses it as loss backbone)")
 

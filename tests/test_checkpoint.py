@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from core.errors import InvertFillError
 from core.io import checkpoint as checkpoint_module
-from core.io.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from core.io.checkpoint import FORMAT_VERSION, load_checkpoint, read_metadata, save_checkpoint
 from core.nn.config import DiscriminatorConfig
 from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator
@@ -41,7 +41,7 @@ def test_invertfill_round_trip_is_bit_exact(tmp_path, tiny_model):
     assert model.config == tiny_model.config
     assert_same_state(model, tiny_model)
     assert torch.equal(model.soft_mean_latent.value, tiny_model.soft_mean_latent.value)
-    assert (loaded.stage, loaded.domain, loaded.format_version) == ("encoder", "faces", 1)
+    assert (loaded.stage, loaded.domain, loaded.format_version) == ("encoder", "faces", FORMAT_VERSION)
     image, mask = torch.rand(1, 3, 32, 32) * 2 - 1, torch.ones(1, 1, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(image, mask, "const").output, tiny_model(image, mask, "const").output)

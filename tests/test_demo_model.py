@@ -68,10 +68,6 @@ def test_the_demo_model_names_its_data_terms():
     assert "CelebA-HQ" in Inpainter(MODEL, "cpu").data_terms and "non-commercial" in Inpainter(MODEL, "cpu").data_terms
 
 
-def test_the_demo_model_names_its_data_terms():
-    assert "CelebA-HQ" in Inpainter(MODEL, "cpu").data_terms and "non-commercial" in Inpainter(MODEL, "cpu").data_terms
-
-
 @pytest.mark.skipif(not FACES.is_dir(), reason="../shared/data/faces is not here")
 def test_the_demo_models_variations_are_visibly_different():
     """Three held-out faces with their middle filled 4 times: the variations' holes differ from the first

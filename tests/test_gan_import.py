@@ -228,7 +228,7 @@ def test_stage2_starts_its_online_mean_latent_at_the_imported_one(tmp_path, nvla
     generator, discriminator, w_avg = nvlabs_networks(32)
     source = write_nvlabs_pickle(tmp_path / "network.pkl", generator, discriminator, w_avg, tmp_path / "ran")
     config = EncoderTrainConfig(model=make_tiny_invertfill_config(32))
-    model, loaded_discriminator = build_model(config, source, finetune=False, seed=0)
+    model, loaded_discriminator, _ = build_model(config, source, finetune=False, seed=0)
     assert torch.equal(model.soft_mean_latent.online, w_avg) and loaded_discriminator is not None
     assert not torch.equal(model.soft_mean_latent.target, w_avg)
 

@@ -64,7 +64,7 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 def test_the_loss_falls_and_the_generator_never_changes(gan_checkpoint):
     config = tiny_encoder_config(lr=2e-3, masks={"hard": 1.0})
-    model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+    model, discriminator, _ = build_model(config, gan_checkpoint, finetune=False, seed=0)
     generator_before = parameters_of(model.generator)
     trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
     torch.manual_seed(1)
@@ -80,7 +80,7 @@ def test_training_steps_neither_read_nor_change_the_global_rng(gan_checkpoint):
     images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     runs = []
     for global_seed in (1, 2):
-        model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+        model, discriminator, _ = build_model(config, gan_checkpoint, finetune=False, seed=0)
         trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
         torch.manual_seed(global_seed)
         global_state = torch.get_rng_state()
@@ -94,7 +94,7 @@ def test_training_steps_neither_read_nor_change_the_global_rng(gan_checkpoint):
 def test_the_soft_mean_latent_moves_during_training_unless_sml_is_off(gan_checkpoint):
     for sml, should_move in ((True, True), (False, False)):
         config = tiny_encoder_config(model=make_tiny_invertfill_config(32, sml=sml))
-        model, discriminator = build_model(config, gan_checkpoint, finetune=False, seed=0)
+        model, discriminator, _ = build_model(config, gan_checkpoint, finetune=False, seed=0)
         trainer = Stage2Trainer(config, CPU, model, discriminator, finetune=False)
         before = model.soft_mean_latent.online.clone()
         trainer.train_step(torch.rand(4, 3, 32, 32) * 2 - 1)
@@ -204,7 +204,7 @@ def test_the_learning_rate_ramps_down_to_zero_over_the_last_share_of_the_run(gan
     assert tiny_encoder_config(lr=1e-3).learning_rate(16) == 1e-3
     with pytest.raises(InvertFillError, match="lr_rampdown is a share of the run from 0 to 1, got 1.5"):
         tiny_encoder_config(lr_rampdown=1.5)
-    model, discriminator = build_model(config, gan_checkpoint, False, 0)
+    model, discriminator, _ = build_model(config, gan_checkpoint, False, 0)
     trainer = Stage2Trainer(config, DistributedContext(0, 1, torch.device("cpu")), model, discriminator, finetune=False)
     images = torch.rand(4, 3, 32, 32) * 2 - 1
     rates = []
@@ -212,3 +212,16 @@ def test_the_learning_rate_ramps_down_to_zero_over_the_last_share_of_the_run(gan
         trainer.train_step(images)
         rates.append(trainer.optimizer.param_groups[0]["lr"])
     assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4], abs=1e-12)
+
+
+def test_stage2_checkpoints_inherit_the_gans_model_card(gan_checkpoint, image_folder, tmp_path):
+    from core.io.checkpoint import ALIGNED_FACE, ModelCard, export_checkpoint
+
+    card = ModelCard(ALIGNED_FACE, "test faces: tests only")
+    carded = tmp_path / "gan.safetensors"
+    export_checkpoint(gan_checkpoint, carded, framing=card.framing, data_terms=card.data_terms)
+    _, _, inherited = build_model(tiny_encoder_config(), carded, finetune=False, seed=0)
+    assert inherited == card
+    train_encoder(tiny_encoder_config(kimg=0.008), carded, image_folder, tmp_path / "run", device="cpu")
+    snapshot = sorted((tmp_path / "run" / "checkpoints").glob("network-*.safetensors"))[-1]
+    assert load_checkpoint(snapshot).card == card

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 
 from core.errors import InvertFillError
+from core.io.checkpoint import ModelCard
 from core.nn.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig, Serializable
 
 
@@ -16,7 +17,8 @@ class GanTrainConfig(Serializable):
     batch is the global batch (all ranks). None for r1_gamma means 0.0002·R²/batch, for
     ema_kimg batch·10/32 (StyleGAN2-ADA's choices). ada_kimg: images (thousands) over which
     the augmentation probability can go from 0 to 1. zoom: random crops of scale up to this
-    (training.data.square_crop); 1 = the whole shorter side.
+    (training.data.square_crop); 1 = the whole shorter side. framing and data_terms: the model
+    card of the checkpoints (core.io.checkpoint.ModelCard), which stage 2 and fine-tunes inherit.
     compile: run the G and D main steps through torch.compile on the CPU (training.compiled; R1
     and path length stay eager). Off by default: compiling takes minutes, which only long runs
     (the recipes) win back.
@@ -41,6 +43,8 @@ class GanTrainConfig(Serializable):
     ada_interval: int = 4
     ada_kimg: int = 500
     zoom: float = 1.0
+    framing: str = "scene"
+    data_terms: str = ""
     mixed_precision: bool = True
     compile: bool = False
     seed: int = 0
@@ -54,6 +58,7 @@ class GanTrainConfig(Serializable):
             raise InvertFillError("generator and discriminator resolutions differ")
         if self.augment not in ("ada", "none"):
             raise InvertFillError(f'augment must be "ada" or "none", got {self.augment!r}')
+        ModelCard(self.framing, self.data_terms)
         if self.batch < 1 or self.kimg <= 0:
             raise InvertFillError("batch and kimg must be positive")
 

@@ -86,7 +86,7 @@ def time_finetune(config: EncoderTrainConfig, model_path: str | Path, device: st
     building the trainer checks everything the run needs (model, loss backbone, device)."""
     ctx = DistributedContext(0, 1, resolve_device(device))
     start = time.perf_counter()
-    model, discriminator = build_model(config, Path(model_path), finetune=True, seed=config.seed)
+    model, discriminator, card = build_model(config, Path(model_path), finetune=True, seed=config.seed)
     trainer = Stage2Trainer(config, ctx, model, discriminator, finetune=True)
     setup_s = time.perf_counter() - start
     r = model.config.resolution
@@ -100,7 +100,7 @@ def time_finetune(config: EncoderTrainConfig, model_path: str | Path, device: st
         parts = {"invertfill": trainer.model, **({"discriminator": discriminator} if discriminator is not None else {})}
 
         def write_snapshot() -> None:
-            save_checkpoint(snapshot, parts, stage="finetune")
+            save_checkpoint(snapshot, parts, stage="finetune", card=card)
             torch.save(trainer.state_dict(), Path(folder) / "resume.pt")
 
         snapshot_s = _seconds(write_snapshot, ctx.device)

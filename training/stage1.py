@@ -25,7 +25,7 @@ import torch
 from core.engine.device import training_autocast
 from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint import ModelCard, load_checkpoint, save_checkpoint
 from core.io.gan_import import import_gan, is_foreign_gan_file
 from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator
@@ -255,6 +255,7 @@ def train_stylegan2(
     dataset = ImageFolderDataset(data, config.resolution, seed=config.seed, zoom=config.zoom)
     run = RunFolder(out, ctx.is_main)
     run.save_config({"stage": "stylegan2", "data": str(data), **config.to_dict()})
+    card = ModelCard(config.framing, config.data_terms)
     per_rank = config.batch // ctx.world_size
     loader = make_loader(dataset, per_rank, trainer.images, ctx.rank, ctx.world_size, config.workers, ctx.device)
     fixed_z = torch.randn(config.samples, config.generator.style_dim, generator=torch.Generator().manual_seed(config.seed)).to(ctx.device)
@@ -263,7 +264,8 @@ def train_stylegan2(
     def snapshot() -> Path | None:
         path = run.checkpoints / f"network-{trainer.images:09d}.safetensors"
         if ctx.is_main:
-            save_checkpoint(path, {"generator": trainer.generator_ema, "discriminator": trainer.discriminator}, stage="stylegan2", domain=Path(data).name)
+            save_checkpoint(path, {"generator": trainer.generator_ema, "discriminator": trainer.discriminator}, stage="stylegan2",
+                            domain=Path(data).name, card=card)
             run.save_resume_state(trainer.state_dict())
             with torch.no_grad():
                 run.save_grid(f"fakes-{trainer.images:09d}", trainer.generator_ema(fixed_z, noise_mode="const"), trainer.images)

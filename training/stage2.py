@@ -22,7 +22,7 @@ import torch
 from core.engine.device import training_autocast
 from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.io.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from core.io.checkpoint import ModelCard, load_checkpoint, read_metadata, save_checkpoint
 from core.io.gan_import import import_gan, is_foreign_gan_file
 from core.masks.generation import MaskSampler
 from core.nn.discriminator import Discriminator
@@ -56,12 +56,14 @@ class Stage2Result:
 @dataclass
 class Pretrained:
     """What a run starts from: a GAN's generator (with its mean latent (style_dim,) when the file
-    has one) or a complete InvertFill model, and the discriminator when there is one."""
+    has one) or a complete InvertFill model, the discriminator when there is one, and the model
+    card that the run's checkpoints inherit."""
 
     generator: Generator | None
     invertfill: InvertFill | None
     discriminator: Discriminator | None
     mean_latent: torch.Tensor | None = None
+    card: ModelCard = ModelCard()
 
 
 def load_pretrained(path: Path) -> Pretrained:
@@ -74,9 +76,9 @@ def load_pretrained(path: Path) -> Pretrained:
     checkpoint = load_checkpoint(path)
     parts = checkpoint.parts
     if "invertfill" in parts:
-        return Pretrained(None, parts["invertfill"], parts.get("discriminator"))
+        return Pretrained(None, parts["invertfill"], parts.get("discriminator"), card=checkpoint.card)
     if "generator" in parts:
-        return Pretrained(parts["generator"], None, parts.get("discriminator"), checkpoint.mean_latent)
+        return Pretrained(parts["generator"], None, parts.get("discriminator"), checkpoint.mean_latent, checkpoint.card)
     raise InvertFillError(f"{path.name} holds neither a StyleGAN2 generator nor an InvertFill model")
 
 
@@ -166,20 +168,22 @@ class Stage2Trainer:
         return inpainting_loss(out, images, mask, self.backbone, self.config.losses, self.model.soft_mean_latent.value)
 
 
-def build_model(config: EncoderTrainConfig, pretrained: Path, finetune: bool, seed: int) -> tuple[InvertFill, Discriminator | None]:
+def build_model(
+    config: EncoderTrainConfig, pretrained: Path, finetune: bool, seed: int
+) -> tuple[InvertFill, Discriminator | None, ModelCard]:
     """The model a run starts from: a new InvertFill around a pretrained generator (stage 2), or a
-    complete InvertFill checkpoint (fine-tune)."""
+    complete InvertFill checkpoint (fine-tune); its discriminator and model card come along."""
     loaded = load_pretrained(pretrained)
     if finetune:
         if loaded.invertfill is None:
             raise InvertFillError(f"{pretrained.name} is not a complete InvertFill model; fine-tuning starts from one")
-        return loaded.invertfill, loaded.discriminator
+        return loaded.invertfill, loaded.discriminator, loaded.card
     generator = loaded.generator if loaded.generator is not None else loaded.invertfill.generator
     with seeded_initialization(seed):
         model = InvertFill(config.model_config(generator.config))
     model.generator.load_state_dict(generator.state_dict())
     model.reset_mean_latent(torch.Generator().manual_seed(seed), loaded.mean_latent)
-    return model, loaded.discriminator
+    return model, loaded.discriminator, loaded.card
 
 
 def train_encoder(
@@ -202,7 +206,7 @@ def train_encoder(
     in `exclude` are not trained on.
     """
     ctx = init_distributed(device)
-    model, discriminator = build_model(config, Path(pretrained), finetune, config.seed)
+    model, discriminator, card = build_model(config, Path(pretrained), finetune, config.seed)
     trainer = Stage2Trainer(config, ctx, model, discriminator, finetune)
     if resume is not None:
         trainer.load_state_dict(load_resume_state(resume, ctx.device))
@@ -211,12 +215,12 @@ def train_encoder(
     dataset = ImageFolderDataset(data, model.config.resolution, seed=config.seed, exclude=exclude, zoom=config.zoom)
     with opened_run_folder(out, ctx.is_main) as run:
         run.save_config({"stage": stage, "data": str(data), "pretrained": str(pretrained), **config.to_dict()})
-        interrupted, checkpoint = _train_in(run, trainer, dataset, stage, domain, progress, cancel)
+        interrupted, checkpoint = _train_in(run, trainer, dataset, stage, domain, card, progress, cancel)
     return Stage2Result(trainer.model, trainer.images, trainer.step, interrupted, checkpoint, len(dataset))
 
 
 def _train_in(
-    run: RunFolder, trainer: Stage2Trainer, dataset: ImageFolderDataset, stage: str, domain: str,
+    run: RunFolder, trainer: Stage2Trainer, dataset: ImageFolderDataset, stage: str, domain: str, card: ModelCard,
     progress: ProgressCallback | None, cancel: threading.Event | None,
 ) -> tuple[bool, Path | None]:
     """train_encoder's loop in `run`, with its snapshots (model, resume state, a grid of fills) -> (interrupted, last checkpoint)."""
@@ -231,7 +235,7 @@ def _train_in(
             parts = {"invertfill": trainer.model}
             if discriminator is not None:
                 parts["discriminator"] = discriminator
-            save_checkpoint(path, parts, stage=stage, domain=domain)
+            save_checkpoint(path, parts, stage=stage, domain=domain, card=card)
             run.save_resume_state(trainer.state_dict())
             with torch.no_grad():
                 out_images = trainer.model(preview * (1 - preview_masks), preview_masks, "const")

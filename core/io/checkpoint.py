@@ -1,8 +1,9 @@
 """Checkpoints: one `.safetensors` file holding one or more named model parts.
 
 Tensors are stored as `<part>.<state-dict key>`; the metadata (strings only, as safetensors
-requires) holds `format`, `format_version`, `stage`, `domain`, `producer` and `parts`, a JSON
-object {part: {"kind": ..., "config": {...}}}. The mean latent w̄ of an InvertFill model is the
+requires) holds `format`, `format_version`, `stage`, `domain`, `producer`, the model card's
+`framing` and `data_terms` (see ModelCard), and `parts`, a JSON object
+{part: {"kind": ..., "config": {...}}}. The mean latent w̄ of an InvertFill model is the
 tensor `<part>.soft_mean_latent.online`, stored bit-exactly like every other tensor; a StyleGAN2
 generator imported with its published mean latent (NVlabs' `w_avg`, rosinality's `latent_avg`)
 keeps it as the tensor `mean_latent`, (style_dim,). Nothing is ever unpickled.
@@ -35,13 +36,29 @@ from .checkpoint_migrations import StoredCheckpoint, upgrade
 from .file_kind import FileKind, file_kind
 
 FORMAT = "invertfill-studio"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PART_KINDS: dict[str, tuple[type[nn.Module], Any]] = {
     "invertfill": (InvertFill, InvertFillConfig),
     "generator": (Generator, GeneratorConfig),
     "discriminator": (Discriminator, DiscriminatorConfig),
 }
 MEAN_LATENT = "mean_latent"
+ALIGNED_FACE, SCENE = "aligned-face", "scene"
+FRAMINGS = (ALIGNED_FACE, SCENE)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model learned from. framing: how its training images were framed, `aligned-face` (a
+    whole face fills the square) or `scene` (any square window of a photo); the fill plans its
+    windows by it. data_terms: the terms of its training data, which a model inherits ("" unknown)."""
+
+    framing: str = SCENE
+    data_terms: str = ""
+
+    def __post_init__(self) -> None:
+        if self.framing not in FRAMINGS:
+            raise InvertFillError(f"framing must be {' or '.join(FRAMINGS)}, got {self.framing!r}")
 
 
 @dataclass
@@ -55,6 +72,7 @@ class Checkpoint:
     format_version: int
     """the version the file was written in (it is upgraded to FORMAT_VERSION on loading)"""
     producer: str
+    card: ModelCard = ModelCard()
     mean_latent: torch.Tensor | None = None
 
     def part(self, name: str) -> nn.Module:
@@ -79,10 +97,12 @@ def save_checkpoint(
     domain: str = "",
     half: bool = False,
     mean_latent: torch.Tensor | None = None,
+    card: ModelCard = ModelCard(),
 ) -> None:
     """Write `parts` (each with a `.config`) atomically to `path` (.safetensors); with `half`,
     floating-point tensors are stored as float16 (half the size, for shipping a model).
-    `mean_latent` (style_dim,) is a GAN's own mean latent, kept beside its parts."""
+    `mean_latent` (style_dim,) is a GAN's own mean latent, kept beside its parts; `card` says
+    what the model learned from."""
     tensors: dict[str, torch.Tensor] = {}
     if mean_latent is not None:
         tensors[MEAN_LATENT] = mean_latent.detach().cpu().to(torch.float16 if half else torch.float32).contiguous()
@@ -100,6 +120,8 @@ def save_checkpoint(
         "stage": stage,
         "domain": domain,
         "producer": f"invertfill-studio {__version__}",
+        "framing": card.framing,
+        "data_terms": card.data_terms,
         "parts": json.dumps(described),
     }
     with checkpoint_write(path) as tmp:
@@ -242,8 +264,16 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         domain=stored.metadata.get("domain", ""),
         format_version=file_version,
         producer=stored.metadata.get("producer", ""),
+        card=_read_card(path, stored.metadata),
         mean_latent=mean_latent,
     )
+
+
+def _read_card(path: Path, metadata: dict[str, str]) -> ModelCard:
+    try:
+        return ModelCard(metadata["framing"], metadata["data_terms"])
+    except (KeyError, InvertFillError) as error:
+        raise InvertFillError(f"{path.name}: its model card (framing, data terms) is missing or damaged: {error}") from None
 
 
 def export_checkpoint(
@@ -252,18 +282,22 @@ def export_checkpoint(
     half: bool = False,
     domain: str | None = None,
     leave_out: frozenset[str] = frozenset(),
+    framing: str | None = None,
+    data_terms: str | None = None,
 ) -> None:
     """Copy a checkpoint with its parts (less those named in `leave_out`), in half precision with
-    `half`, under another `domain` if given."""
+    `half`, under another `domain`, `framing` or `data_terms` if given."""
     checkpoint = load_checkpoint(source)
     domain = checkpoint.domain if domain is None else domain
+    card = ModelCard(checkpoint.card.framing if framing is None else framing,
+                     checkpoint.card.data_terms if data_terms is None else data_terms)
     unknown = sorted(leave_out - set(checkpoint.parts))
     if unknown:
         raise InvertFillError(f"{Path(source).name} has no part {unknown[0]!r}; its parts: {', '.join(checkpoint.parts)}")
     parts = {name: part for name, part in checkpoint.parts.items() if name not in leave_out}
     if not parts:
         raise InvertFillError("leaving out every part would write an empty checkpoint")
-    save_checkpoint(target, parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent)
+    save_checkpoint(target, parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent, card=card)
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -284,6 +318,8 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> str:
         f"{checkpoint.path.name}: InvertFill Studio checkpoint (format {checkpoint.format_version}, {size_mb:.1f} MiB)",
         f"stage: {checkpoint.stage or '-'}",
         f"domain: {checkpoint.domain or '-'}",
+        f"framing: {checkpoint.card.framing}",
+        f"data terms: {checkpoint.card.data_terms or 'not stated'}",
         f"written by: {checkpoint.producer or '-'}",
     ]
     if checkpoint.mean_latent is not None:
