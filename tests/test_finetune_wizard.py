@@ -386,7 +386,7 @@ def test_the_demo_model_fine_tunes_through_the_wizard_in_a_fresh_home_without_a_
     qtbot.waitUntil(settings.isComplete, timeout=120000)
     assert settings.estimate.text().startswith("About ") and settings.batch.value() == PRESETS["quick"].batch
     settings.advanced_toggle.setChecked(True)
-    settings.steps.setValue(min(settings.steps.value(), 20))
+    settings.steps.setValue(min(settings.steps.value(), 8))
     wizard.next()
     page = wizard.training_page
     qtbot.waitUntil(lambda: page.outcome is not None or page.log.isVisibleTo(wizard), timeout=300000)
