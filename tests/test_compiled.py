@@ -1,6 +1,7 @@
 """Compiled training steps (training.compiled): the same losses and gradients as eager, and eager training where compiling cannot run."""
 
 import copy
+import os
 
 import pytest
 import torch
@@ -15,6 +16,12 @@ from training.config import EncoderTrainConfig, GanTrainConfig
 from training.distributed import DistributedContext
 from training.stage1 import Stage1Trainer
 from training.stage2 import Stage2Trainer
+
+COMPILES = pytest.mark.skipif(
+    os.environ.get("INVERTFILL_COMPILE_TESTS") != "1",
+    reason="compiles with inductor for minutes (tens under load), longer than CI's suite budget; "
+    "INVERTFILL_COMPILE_TESTS=1 runs it, as before turning `compile` on in a recipe",
+)
 
 CPU = DistributedContext(0, 1, torch.device("cpu"))
 
@@ -104,6 +111,7 @@ def test_a_failing_compile_falls_back_to_the_very_same_eager_step(tiny_stage2, m
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
+@COMPILES
 def test_a_compiled_stage2_step_gives_the_eager_losses_and_gradients(tiny_stage2):
     model, discriminator, images = tiny_stage2
     results = {}
@@ -120,6 +128,7 @@ def test_a_compiled_stage2_step_gives_the_eager_losses_and_gradients(tiny_stage2
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
+@COMPILES
 def test_compiled_stage1_main_steps_give_the_eager_losses_and_gradients():
     results = {}
     for compile in (False, True):

@@ -43,6 +43,13 @@ def tiny_configs(folder: Path, recipe: Path = RECIPE) -> Path:
     return folder
 
 
+def run_recipe(recipe: Path, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a recipe's train.sh from the project root; it must exit 0."""
+    result = subprocess.run(["bash", str(recipe / "train.sh")], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 @pytest.mark.slow
 def test_the_recipe_splits_trains_exports_and_evaluates(tmp_path):
     write_images(tmp_path / "scenes" / "scenery", 20, 64, ".jpg", 0)
@@ -89,10 +96,7 @@ def test_the_faces_recipe_pauses_resumes_skips_finished_stages_and_reports_every
                    "STAGE1_KIMG": "0.016", "STAGE2_KIMG": "0.016", "DEVICE": "cpu", "PYTHON": sys.executable}
 
     def run(**settings: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["bash", str(FACES_RECIPE / "train.sh")], cwd=ROOT, env={**environment, **settings},
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return result
+        return run_recipe(FACES_RECIPE, {**environment, **settings})
 
     run(MINUTES="0", VARIANTS="full")
     assert (work / "status").read_text().strip() == "paused"
@@ -182,10 +186,7 @@ def test_the_general_recipe_holds_out_photos_and_their_large_twins_resumes_and_e
                    "STAGE2_KIMG": "0.016", "EVAL_RES": "64", "DEVICE": "cpu", "PYTHON": sys.executable}
 
     def run(**settings: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["bash", str(GENERAL_RECIPE / "train.sh")], cwd=ROOT, env={**environment, **settings},
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return result
+        return run_recipe(GENERAL_RECIPE, {**environment, **settings})
 
     run(MINUTES="0")
     assert (work / "status").read_text().strip() == "paused"

@@ -9,7 +9,8 @@
 # 2. stage 1: StyleGAN2 with adaptive augmentation (stage1.json) until STAGE1_KIMG, on square windows
 #    of the photos at random zooms (from a quarter of the shorter side to all of it) and flips, since a
 #    scene model is shown windows around holes. GAN=FILE skips it and starts stage 2 from FILE (for
-#    instance the committed export of a lost run, see below);
+#    instance training/recipes/general64/stage1.safetensors, the committed export of the finished
+#    stage 1 of 3 December 2026, 160 k images);
 # 3. stage 2: the full model (F&W+, pre-modulation, SML; stage2.json) around the frozen generator until
 #    STAGE2_KIMG, with the discriminator as the loss backbone;
 # 4. export: WORK/exports/stage1.safetensors and WORK/exports/general64.safetensors, float16 with the
