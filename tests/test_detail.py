@@ -78,3 +78,9 @@ def test_copied_detail_has_no_block_edges():
     at_edges = steps[:, factor - 1 :: factor].mean()
     inside = np.delete(steps, np.s_[factor - 1 :: factor], axis=1).mean()
     assert at_edges < 1.3 * inside, (at_edges, inside)
+
+
+def test_a_window_without_a_hole_comes_back_unchanged():
+    window = textured(64, 4)
+    low = cv2.resize(window, (16, 16), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(add_detail(window, np.zeros((64, 64), bool), low), window)

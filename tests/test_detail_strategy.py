@@ -40,17 +40,17 @@ def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 def test_a_scene_model_sees_a_few_times_the_hole_and_known_pixels_stay_exact():
     rgb = photo(400, 600)
     hole = np.zeros((400, 600), bool)
-    hole[200:220, 300:320] = True
+    hole[160:240, 260:340] = True
     method = FlatFill(32, "scene")
     windows, notes = plan_detail_windows(method, rgb, hole)
     assert notes == [] and len(windows) == 1
     window = windows[0]
-    assert window.side == 64 and window.work == 32 and window.side >= SCENE_CONTEXT * 20
-    assert window.top <= 200 and window.top + window.side >= 220 and window.left <= 300 and window.left + window.side >= 320
+    assert window.side == 256 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
+    assert window.top <= 160 and window.top + window.side >= 240 and window.left <= 260 and window.left + window.side >= 340
     out = fill_rgb8(method, rgb, hole)
     assert method.sizes == [32] and np.array_equal(out[~hole], rgb[~hole])
-    middle = out[206:214, 306:314].astype(int)
-    assert np.abs(middle.mean() - 77) < 15, "the low band is the method's fill, the detail only adds texture"
+    middle = out[196:204, 296:304].astype(int)
+    assert np.abs(middle.mean() - 77) < 15, "deeper than the outer band, the low band is the method's fill and the detail only adds texture"
 
 
 def test_a_faces_model_with_no_face_in_view_says_so_and_fills_the_whole_image():
@@ -99,6 +99,17 @@ def test_a_classic_fill_of_a_large_hole_in_a_large_photo_works_at_a_reduced_scal
     assert np.array_equal(out[~hole], rgb[~hole])
     ring = rgb[980:2115, 1480:2615][~hole[980:2115, 1480:2615]].astype(int)
     assert (out[hole] >= ring.min(axis=0) - 10).all() and (out[hole] <= ring.max(axis=0) + 10).all(), "a diffusion stays within its border's colours"
+
+
+def test_two_holes_that_share_a_classic_window_are_filled_once():
+    rgb = photo(256, 256, 4)
+    hole = np.zeros((256, 256), bool)
+    hole[10:60, 20:220] = True
+    hole[190:240, 30:230] = True
+    windows, _ = plan_detail_windows(ClassicFill("telea"), rgb, hole)
+    assert len(windows) == 1 and windows[0].side == 256 and windows[0].work == 128
+    out = fill_rgb8(ClassicFill("telea"), rgb, hole)
+    assert np.array_equal(out[~hole], rgb[~hole]) and not np.array_equal(out[hole], rgb[hole])
 
 
 def test_a_cancelled_classic_fill_of_a_large_photo_returns_at_once():

@@ -76,6 +76,8 @@ def add_detail(window: np.ndarray, hole: np.ndarray, low_fill: np.ndarray) -> np
     sources = np.flatnonzero(clear)
     targets = np.flatnonzero(hole_cells)
     out = window.copy()
+    if len(targets) == 0:
+        return out
     if len(sources) == 0:
         out[hole] = upsampled[hole]
         return out

@@ -3,7 +3,8 @@
 A fill method works on square windows. `detail` (the default) chooses each window by what the
 model learned (its framing: the whole face for an aligned-face model, context of a few times the
 hole for a scene model, a ring of context for a classic fill), fills it at the method's working
-size and rebuilds the full resolution with the photo's own fine detail (core.engine.detail).
+size and rebuilds the full resolution with the photo's own fine detail (core.engine.detail), its
+outer band continued from the photo at full resolution (core.engine.boundary).
 `crop` fills one window around each connected hole region (with context around it, at the
 image's own scale when the hole is small), `resize` one window over the whole image, `full` only
 an image at the method's own size; a window of another size than the method's is resized to it
@@ -22,6 +23,7 @@ import numpy as np
 from core.errors import InvertFillError
 from core.wording import counted
 
+from .boundary import band_width, continue_boundary
 from .detail import add_detail
 from .faces import Square, aligned_square, find_faces
 from .fill_methods import FillMethod, window_seed
@@ -138,7 +140,9 @@ def plan_detail_windows(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) 
         for y0, y1, x0, x1 in regions:
             side = min(int(np.ceil(max(x1 - x0, y1 - y0) * CONTEXT)), max(h, w))
             work = _classic_work(hole, Window(_centred((y0 + y1) / 2, side, h), _centred((x0 + x1) / 2, side, w), side))
-            windows.append(_around(y0, y1, x0, x1, side, h, w, work))
+            window = _around(y0, y1, x0, x1, side, h, w, work)
+            if window not in windows:
+                windows.append(window)
         return windows, []
     resolution = method.resolution
     if method.framing == "scene":
@@ -256,7 +260,8 @@ def fill_rgb8(
         if cancel is not None and cancel.is_set():
             return None
         if strategy == DEFAULT_STRATEGY:
-            filled = [add_detail(patch, patch_hole, low) for (patch, patch_hole), low in zip(full_size, filled, strict=True)]
+            filled = [continue_boundary(patch, patch_hole, add_detail(patch, patch_hole, low), band_width(window.side // window.work))
+                      for (patch, patch_hole), low, window in zip(full_size, filled, batch, strict=True)]
         for window, patch in zip(batch, filled, strict=True):
             _paste(patch, result, remaining, window)
         if progress is not None:

@@ -1,0 +1,56 @@
+"""The outer band of a fill made at a reduced scale, continued from the photo at full resolution.
+
+A fill made at a fraction of the photo's size (a model's window, a multi-scale classic fill) is
+right in the large but not at the scale of single pixels, where it meets the photo: even with
+the detail step (core.engine.detail) its first pixels step away from their known neighbours.
+Over the hole's outer band the result therefore fades from a Navier–Stokes continuation of the
+known pixels, computed at full resolution, into the fill:
+
+    result = (1 − a) · continuation + a · fill,   a = min(d / W, 1),
+
+d being a hole pixel's distance to the nearest known pixel and W the band's width, BAND_CELLS
+pixels of the reduced scale (at most MAX_BAND). The continuation is solved on the pixels within
+2W alone, with the fill standing in as known beyond them: OpenCV's inpainting marches inward from
+the known pixels, so the continuation within W is reached from the photo first, and its cost
+follows the band, not the hole.
+
+Chosen on 30 CelebA-HQ faces outside the evaluation set (faces/extra256, hard and extreme masks
+at 256 px with the 64-px faces demo, factor 4): W = 6 cells gave the best PSNR (0.6–0.7 dB over the
+fill alone); W = 2 cells kept a seam; W = 12 cells gave back PSNR.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BAND_CELLS = 6
+"""The band's width in pixels of the reduced scale the fill was made at."""
+MAX_BAND = 32
+"""The band's width at most, in full-resolution pixels (keeps the continuation's cost small on large photos)."""
+RADIUS = 5
+"""The neighbourhood radius of the Navier–Stokes continuation, in pixels."""
+
+
+def band_width(factor: int) -> int:
+    """The band's width in full-resolution pixels for a fill made at 1/`factor` of the size (0: no band)."""
+    return 0 if factor <= 1 else min(BAND_CELLS * factor, MAX_BAND)
+
+
+def continue_boundary(window: np.ndarray, hole: np.ndarray, fill: np.ndarray, width: int) -> np.ndarray:
+    """window: (S, S, 3) uint8, hole: (S, S) bool, fill: (S, S, 3) uint8 (the window with its hole
+    filled), width: W in pixels -> (S, S, 3) uint8: the fill with its outer band of width W faded
+    from a full-resolution continuation of the known pixels; known pixels are the window's own."""
+    assert window.shape == fill.shape and window.shape[:2] == hole.shape and window.dtype == fill.dtype == np.uint8, (
+        window.shape, fill.shape, hole.shape)
+    if width <= 0 or not hole.any():
+        return np.where(hole[..., None], fill, window)
+    distance = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    solved = hole & (distance < 2 * width)
+    start = np.where(hole[..., None], fill, window)
+    continuation = cv2.inpaint(start, solved.view(np.uint8), RADIUS, cv2.INPAINT_NS)
+    weight = np.minimum(distance / width, 1.0)[..., None]
+    faded = (1 - weight) * continuation + weight * fill
+    out = window.copy()
+    out[hole] = np.clip(faded[hole], 0, 255).round().astype(np.uint8)
+    return out
