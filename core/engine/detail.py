@@ -87,9 +87,9 @@ def add_detail(window: np.ndarray, hole: np.ndarray, low_fill: np.ndarray) -> np
     top, left, detail = _aggregate(window, upsampled, factor, targets, matches)
     bottom, right = min(top + detail.shape[0], size), min(left + detail.shape[1], size)
     y0, x0 = max(top, 0), max(left, 0)
-    region = hole[y0:bottom, x0:right]
-    base = upsampled[y0:bottom, x0:right][region].astype(np.float32)
-    out[y0:bottom, x0:right][region] = np.clip(base + detail[y0 - top : bottom - top, x0 - left : right - left][region], 0, 255).round().astype(np.uint8)
+    box = np.s_[y0:bottom, x0:right]
+    rebuilt = np.clip(upsampled[box] + detail[y0 - top : bottom - top, x0 - left : right - left], 0, 255).round().astype(np.uint8)
+    np.copyto(out[box], rebuilt, where=hole[box][..., None])
     return out
 
 

@@ -69,14 +69,21 @@ def _centred(center: float, side: int, extent: int) -> int:
 def _hole_regions(hole: np.ndarray, resolution: int | None) -> list[tuple[int, int, int, int]]:
     """The connected hole regions (nearby ones merged) as (y0, y1, x0, x1) spans, largest first."""
     h, w = hole.shape
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    if len(rows) == 0:
+        return []
     merge = max(8, int((resolution or 128) * MERGE_FRACTION))
-    grown = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (2 * merge + 1, 2 * merge + 1)))
+    # Only the hole's bounding box (and the reach of the merge) is labelled: a small hole in a large photo costs little.
+    top, left = max(rows[0] - merge - 1, 0), max(cols[0] - merge - 1, 0)
+    bottom, right = min(rows[-1] + merge + 2, h), min(cols[-1] + merge + 2, w)
+    near = hole[top:bottom, left:right].view(np.uint8)
+    grown = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * merge + 1, 2 * merge + 1)))
     count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     regions = sorted(stats[1:count].tolist(), key=lambda s: -s[cv2.CC_STAT_AREA])
     spans = []
     for x, y, bw, bh, _ in regions:
-        x0, x1 = _undilate(x, x + bw, merge, w)
-        y0, y1 = _undilate(y, y + bh, merge, h)
+        x0, x1 = _undilate(left + x, left + x + bw, merge, w)
+        y0, y1 = _undilate(top + y, top + y + bh, merge, h)
         spans.append((y0, y1, x0, x1))
     return spans
 
@@ -211,9 +218,14 @@ def _paste(filled: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, window: Windo
     h, w = hole.shape
     top, left = max(window.top, 0), max(window.left, 0)
     bottom, right = min(window.top + window.side, h), min(window.left + window.side, w)
+    rows, cols = np.flatnonzero(hole[top:bottom, left:right].any(axis=1)), np.flatnonzero(hole[top:bottom, left:right].any(axis=0))
+    if len(rows) == 0:
+        return
+    # Only the hole's bounding box inside the window is copied (a large window's hole is often small).
+    top, bottom, left, right = top + rows[0], top + rows[-1] + 1, left + cols[0], left + cols[-1] + 1
     region = hole[top:bottom, left:right]
     source = filled[top - window.top : bottom - window.top, left - window.left : right - window.left]
-    rgb8[top:bottom, left:right][region] = source[region]
+    np.copyto(rgb8[top:bottom, left:right], source, where=region[..., None])
     region[:] = False
 
 
@@ -260,7 +272,7 @@ def fill_rgb8(
         if cancel is not None and cancel.is_set():
             return None
         if strategy == DEFAULT_STRATEGY:
-            filled = [continue_boundary(patch, patch_hole, add_detail(patch, patch_hole, low), band_width(window.side // window.work))
+            filled = [continue_boundary(add_detail(patch, patch_hole, low), patch_hole, band_width(window.side // window.work))
                       for (patch, patch_hole), low, window in zip(full_size, filled, batch, strict=True)]
         for window, patch in zip(batch, filled, strict=True):
             _paste(patch, result, remaining, window)
