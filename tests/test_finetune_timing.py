@@ -13,8 +13,8 @@ import pytest
 from core.io.image_io import read_image
 from training import finetune_job
 from training.finetune_job import COMPARED_HOLES, MAX_DIFFERENCE_GAIN, FinetuneJob, loop_settings, run_job
-from training.finetune_timing import PROCESS_START_S, FinetuneTiming, time_finetune
-from training.stage2 import finetune_config
+from training.finetune_timing import PROCESS_START_S, TIMED_BATCHES, FinetuneTiming, time_finetune
+from training.stage2 import Stage2Trainer, finetune_config
 
 
 def timing_of(setup_s: float = 2.0, step_s: float = 0.3, image_s: float = 1.0, fill_s: float = 0.5) -> FinetuneTiming:
@@ -60,6 +60,16 @@ def test_the_timing_run_times_each_part_of_the_job_on_the_cpu(tiny_finetune_base
     assert 0 < timing.step_s + timing.image_s < 60 and 0 < timing.setup_s < 60
     assert 0 < timing.fill_s < 60 and 0 < timing.snapshot_s < 60 and 0 < timing.load_s < 60
     assert timing.job_seconds(2, 8, 4, 2) == pytest.approx(timing.job_seconds(1, 8, 4, 2) + timing.step_s + 8 * timing.image_s)
+
+
+def test_the_timing_run_times_no_first_step_at_a_batch_size(tiny_finetune_base, monkeypatch):
+    """The first step at a batch size builds its kernels and took twice the steady time (the Quick
+    estimate was 1.9× the real job): each batch size is stepped once before it is timed."""
+    batches = []
+    step = Stage2Trainer.train_step
+    monkeypatch.setattr(Stage2Trainer, "train_step", lambda self, images: (batches.append(len(images)), step(self, images))[1])
+    time_finetune(finetune_config(tiny_finetune_base, batch=8), tiny_finetune_base, "cpu")
+    assert batches == [*TIMED_BATCHES, *TIMED_BATCHES]
 
 
 def small_job(model: Path, folder: Path, tmp_path: Path, steps: int) -> Path:

@@ -91,7 +91,8 @@ def time_finetune(config: EncoderTrainConfig, model_path: str | Path, device: st
     setup_s = time.perf_counter() - start
     r = model.config.resolution
     images = (torch.rand(max(TIMED_BATCHES), 3, r, r, generator=torch.Generator().manual_seed(config.seed)) * 2 - 1).to(ctx.device)
-    trainer.train_step(images[:1])
+    for batch in TIMED_BATCHES:  # the first step at a batch size builds its kernels (oneDNN, autograd): not timed
+        trainer.train_step(images[:batch])
     small, large = (_seconds(lambda b=b: trainer.train_step(images[:b]), ctx.device) for b in TIMED_BATCHES)
     image_s = max(large - small, 0.0) / (TIMED_BATCHES[1] - TIMED_BATCHES[0])
     step_s = max(small - TIMED_BATCHES[0] * image_s, 0.0)
