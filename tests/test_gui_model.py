@@ -71,3 +71,18 @@ def test_the_log_file_records_the_model_fills_errors_and_a_failed_training(app_l
     assert "Cannot open the image" in text and "broken.png" in text
     assert "photo.png: Filled with InvertFill 32 px" in text
     assert "fine-tune failed" in text
+
+
+def test_a_faces_model_that_finds_no_face_says_so_first_in_the_status_bar(open_main_window, tiny_checkpoint, qtbot, tmp_path):
+    from core.engine.fill_strategy import NO_FACE
+
+    faces_model = tmp_path / "faces.safetensors"
+    export_checkpoint(tiny_checkpoint, faces_model, framing="aligned-face")
+    window = open_main_window(faces_model)
+    write_photo(tmp_path / "landscape.png")
+    window.open_image(tmp_path / "landscape.png")
+    window.document.mask[20:40, 30:60] = 1
+    window.fill_action.trigger()
+    wait_idle(qtbot, window)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("No face found: ") and NO_FACE[1:] in message and "Filled with InvertFill 32 px" in message

@@ -81,7 +81,9 @@ class FillControl:
         self.undo_stack.push(FillEdit(self.document, region, result.pictures[chosen].pixels[region.slices].copy()))
         seeded = self.engine.inpainter is not None and not self.engine.inpainter.is_classic
         done = f"Filled with {result.method}, seed {result.seed}." if seeded else f"Filled with {result.method}."
-        self.statusBar().showMessage(" ".join([done] + result.notes), 10000)
+        # A note (no face found, say) comes first and stays until the next message: the status bar cuts a long line.
+        notes = [note[:1].upper() + note[1:] + "." for note in result.notes]
+        self.statusBar().showMessage(" ".join(notes + [done]), 0 if notes else 10000)
         logging.getLogger(__name__).info("%s: %s", self.document.name, " ".join([done] + result.notes))
 
     def _fill_failed(self, job: int, message: str) -> None:
