@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.engine.progress import Progress, ProgressCallback
 from core.errors import InvertFillError
-from core.wording import counted
+from core.wording import counted, rough_duration
 
 from .cli_parser import BATCH_FORMATS, build_parser
 
@@ -267,7 +267,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     snapshots = math.ceil(images / (config.tick_kimg * 1000 * config.snapshot_ticks))
     timing = time_finetune(config, args.model, args.device)
     seconds = timing.training_seconds(math.ceil(images / config.batch), config.batch, snapshots, config.samples)
-    print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {seconds / 60:.0f} min", file=sys.stderr)
+    print(f"fine-tuning on {config.kimg:g} thousand images; estimated time here: {rough_duration(seconds)}", file=sys.stderr)
     time_limit = _time_limit(args.minutes)
     report, close = _progress_reporter(args.progress, int(config.kimg * 1000), "kimg", scale=1e-3)
     try:

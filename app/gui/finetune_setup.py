@@ -32,6 +32,7 @@ from core.engine.device import cuda_available
 from core.errors import InvertFillError
 from core.io.checkpoint import read_metadata
 from core.io.resources import resource_path
+from core.wording import rough_duration
 from training.finetune_job import SNAPSHOT_SAMPLES
 from training.finetune_timing import FinetuneTiming
 
@@ -56,15 +57,6 @@ PRESETS = {
 }
 PREVIEWS = 4
 TASKS = {"free-form": "Inpainting: fill holes anywhere (free-form masks)", "outpaint": "Outpainting: extend the borders (side masks)"}
-
-def rough_duration(seconds: float) -> str:
-    """Seconds as a person says them: "40 s", "12 min", "2.5 h"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
 
 def inside_bundle(path: Path) -> bool:
     """Whether `path` lies in the app's own files (read-only for a user in a packaged build)."""

@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.user_data import user_data_dir
-from core.wording import counted
+from core.wording import counted, rough_duration
 from training.finetune_job import FinetuneJob
 from training.run_folder import discard_untrained
 
 from . import dialogs
 from .finetune_images import ImagesPage
-from .finetune_setup import PREVIEWS, SettingsPage, TaskPage, rough_duration
+from .finetune_setup import PREVIEWS, SettingsPage, TaskPage
 from .loss_plot import LossPlot
 from .preferences import Preferences
 from .training_process import TrainingProcess
