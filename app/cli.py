@@ -31,10 +31,21 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
-def _run_fill(args: argparse.Namespace) -> int:
-    from core.engine.inpainter import Inpainter, output_paths
+def _inpainter(args: argparse.Namespace):
+    """The Inpainter that fill and batch ask for; notes of its loading (a fallback) go to stderr."""
+    from app.user_data import openvino_cache_dir
+    from core.engine.inpainter import Inpainter
 
-    inpainter = Inpainter(args.model, args.device, args.method)
+    inpainter = Inpainter(args.model, args.device, args.method, args.runtime, openvino_cache_dir())
+    for note in inpainter.notes:
+        _note(note)
+    return inpainter
+
+
+def _run_fill(args: argparse.Namespace) -> int:
+    from core.engine.inpainter import output_paths
+
+    inpainter = _inpainter(args)
     result = inpainter.fill_file(
         args.image, args.mask, args.output, args.strategy, args.seed, args.variations, args.overwrite, args.quality,
         variation_strength=args.variation_strength,
@@ -49,10 +60,9 @@ def _run_fill(args: argparse.Namespace) -> int:
 
 def _run_batch(args: argparse.Namespace) -> int:
     from core.engine.batch import pair_images_with_masks, run_batch
-    from core.engine.inpainter import Inpainter
 
     jobs, unpaired = pair_images_with_masks(args.image_dir, args.output, args.masks, args.mask, BATCH_FORMATS[args.format])
-    inpainter = Inpainter(args.model, args.device, args.method)
+    inpainter = _inpainter(args)
     print(f"filling {len(jobs)} image(s) with {inpainter.description}", file=sys.stderr)
     report_progress, close = _progress_reporter(args.progress, len(jobs), "image")
     try:
@@ -315,7 +325,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from core.io.checkpoint import describe_checkpoint
+    from core.io.checkpoint_description import describe_checkpoint
 
     print(describe_checkpoint(args.checkpoint))
     return EXIT_OK

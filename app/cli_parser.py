@@ -1,13 +1,25 @@
-"""The `invertfill` command line's arguments: every command, its options and their help (app.cli runs them)."""
+"""The `invertfill` command line's arguments: every command, its options and their help (app.cli runs them).
+
+It imports only the names a user chooses among (core.engine.choices, training.config), never torch,
+so that `--help` and `info` start at once (benchmarks/startup.py)."""
 
 from __future__ import annotations
 
 import argparse
 
 from core import __version__
-from core.engine.fill_methods import VARIATION_STRENGTH
-from core.engine.fill_registry import CLASSIC_FILLS, METHOD_KEYS, MODEL
-from core.engine.fill_strategy import DEFAULT_STRATEGY, STRATEGIES
+from core.engine.choices import (
+    CLASSIC_NAMES,
+    DEFAULT_STRATEGY,
+    DEVICE_CHOICES,
+    METHOD_KEYS,
+    MODEL,
+    RUNTIME_VARIABLE,
+    RUNTIMES,
+    STRATEGIES,
+    VARIATION_STRENGTH,
+    default_runtime,
+)
 from training.config import BACKBONES
 
 
@@ -21,7 +33,12 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--method", default=MODEL, choices=METHOD_KEYS,
         help="invertfill (the model; default) or a classic fill that needs none: telea, ns (OpenCV), patchmatch (pip install pypatchmatch)",
     )
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: auto)")
+    parser.add_argument(
+        "--runtime", default=default_runtime(), choices=RUNTIMES,
+        help=f"what runs the model: auto (default, or ${RUNTIME_VARIABLE}): OpenVINO on the CPU where it is installed "
+        "(pip install openvino; a model is converted once, on its first load), else torch",
+    )
     parser.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES,
                         help="detail (default): fill at the model's size, then add the photo's own fine detail; crop or resize: "
                         "fill at the model's size and scale up; full: only images at the model's size")
@@ -40,7 +57,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, metavar="N", help="data loading processes per rank (default 2)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--resume", metavar="RUN_DIR|FILE", help="continue a run from its resume state")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--progress", choices=["bar", "json"], default="bar",
                         help="a progress bar (one plain line per tick when stderr is not a terminal) or one JSON line per tick")
     parser.add_argument("--minutes", type=float, metavar="M", help="stop (and save) after M minutes even if --kimg is not reached")
@@ -158,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--masks", required=True, action="append", metavar="[BUCKET=]DIR", help="a mask set from make-masks (repeatable: one column group each)")
     evaluation.add_argument("--model", action="append", default=[], metavar="[NAME=]CKPT", help="an InvertFill checkpoint (repeatable)")
     evaluation.add_argument(
-        "--baseline", action="append", default=[], choices=list(CLASSIC_FILLS),
+        "--baseline", action="append", default=[], choices=list(CLASSIC_NAMES),
         help="a classic fill: telea, ns (OpenCV), patchmatch (pip install pypatchmatch) (repeatable)",
     )
     evaluation.add_argument("--pred", action="append", default=[], metavar="[NAME=]DIR", help="outputs of another method, named like the images")
@@ -168,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--fid-weights", metavar="FILE", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")
     evaluation.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS trunk; weights from the torch hub cache")
     evaluation.add_argument("--seed", type=int, default=0)
-    evaluation.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluation.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     evaluation.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
 
     info = commands.add_parser("info", help="describe a checkpoint", description="Print a checkpoint's configuration.")

@@ -38,9 +38,16 @@ def import_everything() -> str:
 
 
 def load_model(model: str | None) -> tuple[object, str]:
+    """Load as the app does: on the CPU, with the runtime it starts with (OpenVINO where it is bundled)."""
+    from app.user_data import openvino_cache_dir
+    from core.engine.choices import default_runtime
     from core.engine.inpainter import Inpainter
+    from core.engine.openvino_runner import openvino_installed
 
-    inpainter = Inpainter(model, "cpu")
+    runtime = default_runtime()
+    inpainter = Inpainter(model, "cpu", runtime=runtime, cache_dir=openvino_cache_dir())
+    if not inpainter.is_classic and runtime != "torch" and openvino_installed() and not inpainter.runtime.startswith("OpenVINO"):
+        raise AssertionError(f"OpenVINO is installed but the model runs with {inpainter.runtime}: {'; '.join(inpainter.notes)}")
     if inpainter.is_classic:
         return inpainter, "no default model is bundled: the classic OpenCV fill stands in"
     return inpainter, inpainter.description

@@ -33,3 +33,8 @@ def user_models_dir() -> Path:
 
 def settings_file() -> Path:
     return user_data_dir() / "settings.ini"
+
+
+def openvino_cache_dir() -> Path:
+    """Models converted for OpenVINO (core.engine.openvino_runner), one folder per checkpoint and version."""
+    return user_data_dir() / "openvino"

@@ -13,3 +13,8 @@ def rough_duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def sentences(notes: list[str]) -> str:
+    """Notes as the status bar shows them: each capitalised with a full stop, joined by spaces."""
+    return " ".join(note[:1].upper() + note[1:] + "." for note in notes)

@@ -1,8 +1,10 @@
-"""Shared pytest setup: Triton's CPU interpreter, markers, and skipping CUDA-only tests."""
+"""Shared pytest setup: Triton's CPU interpreter, the user-data folder and runtime, markers, and skipping
+CUDA-only tests."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,11 @@ if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
 # The Qt app runs without a screen; pytest-qt creates its QApplication after this.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Nothing a test runs writes into the real user-data folder (the `user_data` fixture gives a test its own).
+os.environ["INVERTFILL_USER_DATA"] = tempfile.mkdtemp(prefix="invertfill-tests-")
+# Models run with torch unless a test asks for OpenVINO (tests/test_openvino_runtime.py): a conversion
+# takes seconds, and each test's fresh user-data folder would convert again.
+os.environ["INVERTFILL_RUNTIME"] = "torch"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,7 +9,8 @@ from safetensors.torch import save_file
 
 from core.errors import InvertFillError
 from core.io import checkpoint as checkpoint_module
-from core.io.checkpoint import FORMAT_VERSION, load_checkpoint, read_metadata, save_checkpoint
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import FORMAT_VERSION, read_header
 from core.nn.config import DiscriminatorConfig
 from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator
@@ -150,7 +151,7 @@ def test_a_newer_format_version_is_refused(tmp_path, tiny_model):
     save_checkpoint(path, {"invertfill": tiny_model}, stage="encoder")
     _rewrite_metadata(path, lambda m: m.update(format_version="99"))
     with pytest.raises(InvertFillError, match="format version 99"):
-        read_metadata(path)
+        read_header(path)
 
 
 def test_a_failed_save_leaves_the_previous_file_untouched(tmp_path, tiny_model, monkeypatch):

@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 from core.errors import InvertFillError
 from core.io import checkpoint as checkpoint_module
 from core.io import checkpoint_migrations
-from core.io.checkpoint import ALIGNED_FACE, SCENE, ModelCard, load_checkpoint, save_checkpoint
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import ALIGNED_FACE, SCENE, ModelCard
 from core.io.checkpoint_migrations import StoredCheckpoint, add_model_card
 
 DATA = Path(__file__).parent / "data"

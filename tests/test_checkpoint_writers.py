@@ -18,7 +18,8 @@ from test_rosinality_import import randomized_generator, rosinality_state
 from app.cli import main
 from core.errors import InvertFillError
 from core.io import checkpoint as checkpoint_module
-from core.io.checkpoint import checkpoint_write, load_checkpoint, read_metadata, save_checkpoint
+from core.io.checkpoint import checkpoint_write, load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import read_header
 from core.io.resources import resource_path
 from core.nn.config import GeneratorConfig
 from core.nn.generator import Generator
@@ -118,7 +119,7 @@ def test_the_demo_re_saved_with_domain_names_of_0_to_300_characters_loads_at_eve
     for header, n in lengths.items():
         save_checkpoint(out, demo.parts, demo.stage, "d" * n, half=True, mean_latent=demo.mean_latent)
         assert struct.unpack("<Q", out.read_bytes()[:8])[0] == header
-        assert read_metadata(out)["domain"] == "d" * n
+        assert read_header(out).metadata["domain"] == "d" * n
         if first_byte(out) == 0x80:
             code, info, _ = cli(capsys, "info", out)
             assert code == 0 and f"domain: {'d' * n}" in info

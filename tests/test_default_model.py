@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.engine.fill_methods import ClassicFill
+from core.engine.classic_fill import ClassicFill
 from core.engine.inpainter import Inpainter
 from core.io.image_io import Picture, read_image
 from core.io.resources import DEFAULT_MODEL, resource_path

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from core.engine.fill_methods import ClassicFill
+from core.engine.classic_fill import ClassicFill
 from core.engine.inpainter import Inpainter
 from core.io.checkpoint import load_checkpoint
 from core.io.image_io import Picture, read_image

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine.fill_methods import ClassicFill
+from core.engine.classic_fill import ClassicFill
 from core.engine.fill_strategy import CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, fill_rgb8, plan_detail_windows
 from core.io.image_io import read_image
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from app.cli import main
-from core.engine.fill_methods import ClassicFill
+from core.engine.classic_fill import ClassicFill
 from core.errors import InvertFillError
 from core.io.image_io import Picture, read_image, write_image
 from core.masks.generation import BUCKETS

@@ -6,6 +6,7 @@ import pytest
 
 from app.cli import main
 from core.engine import fill_registry
+from core.engine.choices import CLASSIC_NAMES
 from core.engine.fill_registry import available_classic_fills, classic_fill
 from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
@@ -54,6 +55,7 @@ def test_patchmatch_gives_the_same_fill_for_the_same_seed():
 
 
 def test_the_registry_lists_patchmatch_only_where_it_can_run(monkeypatch):
+    assert [(m.key, m.name) for m in fill_registry.CLASSIC_FILLS.values()] == list(CLASSIC_NAMES.items()), "the command line offers these"
     assert [m.key for m in available_classic_fills()] == ["telea", "ns", "patchmatch"]
     monkeypatch.setattr(fill_registry, "CLASSIC_FILLS", {**fill_registry.CLASSIC_FILLS, "patchmatch": fill_registry.ClassicMethod(
         "patchmatch", "PatchMatch", lambda: None, lambda: False, "pip install pypatchmatch")})

@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from core.engine.fill_methods import ClassicFill, window_seed
-from core.engine.fill_strategy import fill_rgb8, plan_windows
+from core.engine.classic_fill import ClassicFill
+from core.engine.fill_strategy import fill_rgb8, plan_windows, window_seed
 from core.errors import InvertFillError
 
 

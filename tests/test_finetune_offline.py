@@ -10,7 +10,8 @@ import torch
 from conftest import make_tiny_invertfill_config
 
 from app.cli import main
-from core.io.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import ModelCard
 from core.io.image_io import Picture, write_image
 from core.nn.discriminator import Discriminator
 from core.nn.invertfill import InvertFill

@@ -24,7 +24,8 @@ from test_rosinality_import import randomized_discriminator, rosinality_state
 
 from app.cli import main
 from core.errors import InvertFillError
-from core.io.checkpoint import describe_checkpoint, load_checkpoint
+from core.io.checkpoint import load_checkpoint
+from core.io.checkpoint_description import describe_checkpoint
 from core.io.gan_import import import_gan
 from core.nn.config import DiscriminatorConfig
 from core.nn.layers import EqualLinear

@@ -176,7 +176,7 @@ def test_conv_clamp_applies_in_float32_too():
     layer = StyledConv(4, 4, 8, 8, conv_clamp=0.5)
     with torch.no_grad():
         layer.bias.fill_(10.0)
-        out = layer(torch.randn(2, 4, 8, 8), torch.randn(2, 8), "none")
+        out = layer(torch.randn(2, 4, 8, 8), torch.randn(2, 8))
     assert out.dtype == torch.float32 and out.max() == 0.5
 
 

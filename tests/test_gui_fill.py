@@ -34,7 +34,7 @@ def run_fill(qtbot, window, action=None):
 
 def test_status_bar_names_the_model_and_device(window):
     assert window.model_label.text() == "Model: tiny · 32 px · tests"
-    assert window.device_label.text() == "CPU"
+    assert window.device_label.text() == "CPU · torch fp32"
     assert window.device_actions["cpu"].isChecked()
     assert window.device_actions["cuda"].isEnabled() == __import__("torch").cuda.is_available()
 

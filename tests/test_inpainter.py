@@ -8,7 +8,9 @@ import pytest
 from conftest import another_thread_drawing
 
 from core.engine.batch import pair_images_with_masks, run_batch
-from core.engine.fill_methods import VARIATION_STRENGTH, ModelFill
+from core.engine.choices import VARIATION_STRENGTH
+from core.engine.fill_methods import ModelFill
+from core.engine.model_runtime import TorchRunner
 from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
 from core.io import resources
@@ -221,13 +223,14 @@ def test_cuda_fill_runs_in_half_precision_and_keeps_known_pixels(tiny_checkpoint
     import torch
 
     inpainter = Inpainter(tiny_checkpoint, device="cuda")
-    assert inpainter.method.dtype == torch.float16
+    assert inpainter.runtime == "torch fp16" and inpainter.method.runner.dtype == torch.float16
     picture = Picture(np.random.default_rng(5).integers(0, 256, (70, 90, 3)).astype(np.uint8))
     hole = hole_of(70, 90)
     (filled,) = inpainter.fill(picture, hole, seed=0).pictures
     assert np.array_equal(filled.pixels[~hole], picture.pixels[~hole])
     full = Inpainter(tiny_checkpoint, device="cuda")
-    full.method = ModelFill(full.method.model.float(), full.device, torch.float32, "fp32")
+    model = full.method.model.float()
+    full.method = ModelFill(model, TorchRunner(model, full.device, torch.float32), "fp32")
     reference = full.fill(picture, hole, seed=0).pictures[0]
     assert np.abs(filled.pixels[hole].astype(int) - reference.pixels[hole]).mean() < 3
 

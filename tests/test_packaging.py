@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from core.engine.openvino_runner import openvino_installed
+
 ROOT = Path(__file__).resolve().parents[1]
 SIZE_LIMIT = int(1.3 * 2**30)
 
 
-def selftest(command: list[str], user_data: Path, *args: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INVERTFILL_USER_DATA": str(user_data)}
+def selftest(command: list[str], user_data: Path, *args: str, runtime: str = "torch") -> subprocess.CompletedProcess:
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INVERTFILL_USER_DATA": str(user_data), "INVERTFILL_RUNTIME": runtime}
     return subprocess.run([*command, "--selftest", *args], capture_output=True, text=True, timeout=300, env=environment, cwd=user_data.parent)
 
 
@@ -62,8 +64,9 @@ def bundle_files(bundle: Path) -> set[Path]:
 def test_the_frozen_app_passes_its_selftest_and_writes_nothing_into_the_bundle(frozen_build, tiny_checkpoint, tmp_path):
     bundle, _ = frozen_build
     before = bundle_files(bundle)
-    lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user", "--model", str(tiny_checkpoint)))
+    lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user", "--model", str(tiny_checkpoint), runtime="auto"))
     assert "InvertFill 32 px" in lines[1] and "known pixels identical" in lines[2]
+    assert ("· OpenVINO" in lines[1]) == openvino_installed(), lines[1]
     lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user"))
     assert "classic OpenCV fill" in lines[1]
     assert bundle_files(bundle) == before and (tmp_path / "user" / "logs" / "invertfill.log").is_file()

@@ -216,7 +216,8 @@ def test_the_learning_rate_ramps_down_to_zero_over_the_last_share_of_the_run(gan
 
 
 def test_stage2_checkpoints_inherit_the_gans_model_card(gan_checkpoint, image_folder, tmp_path):
-    from core.io.checkpoint import ALIGNED_FACE, ModelCard, export_checkpoint
+    from core.io.checkpoint import export_checkpoint
+    from core.io.checkpoint_header import ALIGNED_FACE, ModelCard
 
     card = ModelCard(ALIGNED_FACE, "test faces: tests only")
     carded = tmp_path / "gan.safetensors"

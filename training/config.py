@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 
 from core.errors import InvertFillError
-from core.io.checkpoint import ModelCard
+from core.io.checkpoint_header import ModelCard
 from core.nn.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig, Serializable
 
 
@@ -18,7 +18,7 @@ class GanTrainConfig(Serializable):
     ema_kimg batch·10/32 (StyleGAN2-ADA's choices). ada_kimg: images (thousands) over which
     the augmentation probability can go from 0 to 1. zoom: random crops of scale up to this
     (training.data.square_crop); 1 = the whole shorter side. framing and data_terms: the model
-    card of the checkpoints (core.io.checkpoint.ModelCard), which stage 2 and fine-tunes inherit.
+    card of the checkpoints (core.io.checkpoint_header.ModelCard), which stage 2 and fine-tunes inherit.
     compile: run the G and D main steps through torch.compile on the CPU (training.compiled; R1
     and path length stay eager). Off by default: compiling takes minutes, which only long runs
     (the recipes) win back.

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from core import __version__
+from core.engine.choices import DEFAULT_STRATEGY
 from core.engine.fill_methods import FillMethod
-from core.engine.fill_strategy import DEFAULT_STRATEGY, fill_rgb8
+from core.engine.fill_strategy import fill_rgb8
 from core.errors import InvertFillError
 from core.io.atomic_write import atomic_write
 from core.io.image_io import IMAGE_SUFFIXES, Picture, read_image, write_image

@@ -25,7 +25,8 @@ import torch
 from core.engine.device import training_autocast
 from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.io.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import ModelCard
 from core.io.gan_import import import_gan, is_foreign_gan_file
 from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator

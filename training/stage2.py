@@ -22,7 +22,8 @@ import torch
 from core.engine.device import training_autocast
 from core.engine.progress import ProgressCallback
 from core.errors import InvertFillError
-from core.io.checkpoint import ModelCard, load_checkpoint, read_metadata, save_checkpoint
+from core.io.checkpoint import load_checkpoint, save_checkpoint
+from core.io.checkpoint_header import ModelCard, read_header
 from core.io.gan_import import import_gan, is_foreign_gan_file
 from core.masks.generation import MaskSampler
 from core.nn.discriminator import Discriminator
@@ -275,7 +276,7 @@ def finetune_config(model_path: str | Path, masks: str = "free-form", **settings
 
 def has_discriminator(model_path: str | Path) -> bool:
     """Whether the checkpoint holds a discriminator (read from its header alone)."""
-    return "discriminator" in json.loads(read_metadata(model_path).get("parts", "{}"))
+    return "discriminator" in json.loads(read_header(model_path).metadata.get("parts", "{}"))
 
 
 def loss_summary(config: EncoderTrainConfig, model_path: str | Path) -> str:

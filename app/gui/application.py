@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from app.logs import install_logging
 from app.selftest import run_selftest
 from core import __version__
+from core.engine.choices import DEVICE_CHOICES
 
 from .main_window import APP_NAME, MainWindow
 from .preferences import Preferences
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: paint a mask over an image and fill it.")
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="an image to open")
     parser.add_argument("--model", metavar="CKPT", help="InvertFill checkpoint (.safetensors); default: the embedded model")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run the model (default: the saved choice)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to run the model (default: the saved choice)")
     parser.add_argument("--selftest", action="store_true", help="check the install headlessly (imports, model, fill, window) and exit")
     parser.add_argument("--finetune-job", metavar="SPEC", help=argparse.SUPPRESS)
     parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)

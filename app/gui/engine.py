@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from app.user_data import openvino_cache_dir
 from core.engine.batch import BatchJob, run_batch
-from core.engine.fill_methods import VARIATION_STRENGTH
-from core.engine.fill_registry import MODEL
+from core.engine.choices import MODEL, VARIATION_STRENGTH
+from core.engine.device import cuda_available
 from core.engine.inpainter import Inpainter
 from core.errors import InvertFillError
 from core.io.image_io import Picture
@@ -35,6 +36,7 @@ def _describe_failure(error: BaseException) -> str:
 class EngineAnswers(QObject):
     """The answers to engine requests; the worker emits them and the Engine relays them."""
 
+    devices_checked = Signal(bool)
     model_loaded = Signal(object)
     model_failed = Signal(str)
     fill_finished = Signal(int, object)
@@ -50,6 +52,7 @@ class EngineWorker(EngineAnswers):
     def __init__(self) -> None:
         super().__init__()
         self.inpainter: Inpainter | None = None
+        self._cuda: bool | None = None
 
     def _run(self, work: Callable[[], object], failed: Callable[[str], None]) -> tuple[bool, object]:
         """(True, work's result), or (False, None) after reporting the failure through `failed`."""
@@ -59,9 +62,15 @@ class EngineWorker(EngineAnswers):
             failed(_describe_failure(error))
             return False, None
 
-    @Slot(object, str, str)
-    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL) -> None:
-        ok, inpainter = self._run(lambda: Inpainter(checkpoint, device, method), self.model_failed.emit)
+    @Slot(object, str, str, str)
+    def load_model(self, checkpoint: Path | None, device: str, method: str, runtime: str) -> None:
+        """Load as Inpainter does, on the CPU where CUDA was asked for and is missing. The first load
+        answers devices_checked first: whether CUDA is usable (this imports torch here, not in the GUI thread)."""
+        if self._cuda is None:
+            self._cuda = cuda_available()
+            self.devices_checked.emit(self._cuda)
+        device = "cpu" if device == "cuda" and not self._cuda else device
+        ok, inpainter = self._run(lambda: Inpainter(checkpoint, device, method, runtime, openvino_cache_dir()), self.model_failed.emit)
         if ok:
             self.inpainter = inpainter
             self.model_loaded.emit(inpainter)
@@ -101,7 +110,7 @@ class Engine(EngineAnswers):
     """
 
     busy_changed = Signal(bool)
-    _load_requested = Signal(object, str, str)
+    _load_requested = Signal(object, str, str, str)
     _fill_requested = Signal(int, object, object, str, object, int, float, object)
     _batch_requested = Signal(object, str, int, object)
 
@@ -115,6 +124,7 @@ class Engine(EngineAnswers):
         self._load_requested.connect(self.worker.load_model)
         self._fill_requested.connect(self.worker.fill)
         self._batch_requested.connect(self.worker.batch)
+        self.worker.devices_checked.connect(self._devices_checked)
         self.worker.model_loaded.connect(self._model_loaded)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.fill_finished.connect(self._fill_finished)
@@ -124,6 +134,8 @@ class Engine(EngineAnswers):
         self.worker.batch_failed.connect(self._batch_failed)
         self._thread.start()
         self.inpainter: Inpainter | None = None
+        self.cuda_available = False
+        """Whether a CUDA device is usable: False until the worker has checked (devices_checked)."""
         self._busy = False
         self._next_job = 0
 
@@ -144,6 +156,11 @@ class Engine(EngineAnswers):
         self._busy = False
         signal.emit(*args)
         self.busy_changed.emit(False)
+
+    @Slot(bool)
+    def _devices_checked(self, cuda: bool) -> None:
+        self.cuda_available = cuda
+        self.devices_checked.emit(cuda)
 
     @Slot(object)
     def _model_loaded(self, inpainter: Inpainter) -> None:
@@ -170,11 +187,12 @@ class Engine(EngineAnswers):
     def _batch_failed(self, message: str) -> None:
         self._answer(self.batch_failed, message)
 
-    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL) -> None:
-        """Load `checkpoint` (None: the embedded default) on `device`, or the classic fill `method`
-        (core.engine.fill_registry); answers model_loaded or model_failed."""
+    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL, runtime: str = "torch") -> None:
+        """Load `checkpoint` (None: the embedded default) on `device` with `runtime`
+        (core.engine.model_runtime), or the classic fill `method` (core.engine.fill_registry);
+        answers model_loaded or model_failed."""
         self._start()
-        self._load_requested.emit(checkpoint, device, method)
+        self._load_requested.emit(checkpoint, device, method, runtime)
 
     def fill(
         self, picture: Picture, hole: np.ndarray, strategy: str, seed: int | None = None, variations: int = 1,

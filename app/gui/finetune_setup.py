@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.user_data import user_models_dir
 from core.engine.device import cuda_available
 from core.errors import InvertFillError
-from core.io.checkpoint import read_metadata
+from core.io.checkpoint_header import read_header
 from core.io.resources import resource_path
 from core.wording import rough_duration
 from training.finetune_job import SNAPSHOT_SAMPLES
@@ -136,7 +136,7 @@ class TaskPage(QWizardPage):
         text = self.base_model.text().strip()
         path = Path(text)
         try:
-            parts = json.loads(read_metadata(path).get("parts", "{}")) if text and path.is_file() else {}
+            parts = json.loads(read_header(path).metadata.get("parts", "{}")) if text and path.is_file() else {}
         except (InvertFillError, json.JSONDecodeError):
             parts = {}
         complete = "invertfill" in parts

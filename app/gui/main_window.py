@@ -9,13 +9,13 @@ window's state and what ties them together.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qtawesome
 from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QMainWindow
 
-from core.engine.device import cuda_available
-from core.engine.fill_registry import MODEL
+from core.engine.choices import MODEL
 from core.masks.editing import Region
 
 from . import dialogs
@@ -23,7 +23,6 @@ from .batch_dialog import BatchDialog
 from .canvas import CanvasView
 from .document import Document
 from .engine import Engine
-from .finetune_wizard import FinetuneWizard
 from .preferences import BRUSH_RANGE, Preferences
 from .preferences_dialog import PreferencesDialog
 from .shortcuts_dialog import ShortcutsDialog
@@ -31,6 +30,9 @@ from .window_actions import WindowActions
 from .window_files import FileHandling
 from .window_fill import FillControl
 from .window_model import ModelControl, model_details
+
+if TYPE_CHECKING:
+    from .finetune_wizard import FinetuneWizard
 
 APP_NAME = "InvertFill Studio"
 VARIATIONS_NEED_A_MODEL = (
@@ -82,6 +84,7 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
         self.undo_stack.canRedoChanged.connect(self._update_enabled)
         self.undo_stack.indexChanged.connect(self._update_enabled)
         self.engine.busy_changed.connect(self._update_enabled)
+        self.engine.devices_checked.connect(self._show_devices)
         self.engine.model_loaded.connect(self._model_loaded)
         self.engine.model_failed.connect(self._model_failed)
         self.engine.fill_finished.connect(self._fill_finished)
@@ -114,7 +117,7 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
                 and (not filling or action not in self._change_image)
                 and (has_image or action not in self._need_image)
             )
-        self.device_actions["cuda"].setEnabled(not busy and cuda_available())
+        self.device_actions["cuda"].setEnabled(not busy and self.engine.cuda_available)
         self._offer_default_model()
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
@@ -142,7 +145,9 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
     # dialogs and closing
 
     def edit_preferences(self) -> None:
-        PreferencesDialog(self.preferences, self).exec()
+        runtime = self.preferences.runtime
+        if PreferencesDialog(self.preferences, self).exec() and self.preferences.runtime != runtime:
+            self._runtime_changed()
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.actions(), self).exec()

@@ -7,9 +7,16 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from app.user_data import settings_file
-from core.engine.fill_methods import VARIATION_STRENGTH
-from core.engine.fill_registry import METHOD_KEYS, MODEL
-from core.engine.fill_strategy import DEFAULT_STRATEGY, STRATEGIES
+from core.engine.choices import (
+    DEFAULT_STRATEGY,
+    DEVICE_CHOICES,
+    METHOD_KEYS,
+    MODEL,
+    RUNTIMES,
+    STRATEGIES,
+    VARIATION_STRENGTH,
+    default_runtime,
+)
 
 RECENT_LIMIT = 10
 BRUSH_RANGE = (1, 500)
@@ -46,11 +53,20 @@ class Preferences:
 
     @property
     def device(self) -> str:
-        return self._choice("engine/device", "auto", ("auto", "cpu", "cuda"))
+        return self._choice("engine/device", "auto", DEVICE_CHOICES)
 
     @device.setter
     def device(self, value: str) -> None:
         self._set("engine/device", value)
+
+    @property
+    def runtime(self) -> str:
+        """What runs the model on the CPU: "auto" (OpenVINO where installed), "torch" or "openvino"."""
+        return self._choice("engine/runtime", default_runtime(), RUNTIMES)
+
+    @runtime.setter
+    def runtime(self, value: str) -> None:
+        self._set("engine/runtime", value)
 
     @property
     def strategy(self) -> str:

@@ -1,4 +1,5 @@
-"""Edit → Preferences: how large images are filled, how many variations and how different, JPEG quality."""
+"""Edit → Preferences: how large images are filled, what runs the model, how many variations and how
+different, JPEG quality."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ STRATEGY_LABELS = {
     "resize": "Fill the whole image shrunk to the model's size and scale it up (softest)",
 }
 
+RUNTIME_LABELS = {
+    "auto": "Automatic: OpenVINO on the CPU where it is installed, else PyTorch",
+    "torch": "PyTorch",
+    "openvino": "OpenVINO (CPU; converts a model once, on its first load)",
+}
+
 
 class PreferencesDialog(QDialog):
     def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
@@ -22,6 +29,11 @@ class PreferencesDialog(QDialog):
         for key, label in STRATEGY_LABELS.items():
             self.strategy.addItem(label, key)
         self.strategy.setCurrentIndex(list(STRATEGY_LABELS).index(preferences.strategy))
+        self.runtime = QComboBox()
+        for key, label in RUNTIME_LABELS.items():
+            self.runtime.addItem(label, key)
+        self.runtime.setCurrentIndex(list(RUNTIME_LABELS).index(preferences.runtime))
+        self.runtime.setToolTip("What runs the model; a change reloads it")
         self.variations = QSpinBox()
         self.variations.setRange(2, 12)
         self.variations.setValue(preferences.variations)
@@ -41,6 +53,7 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Large images", self.strategy)
+        form.addRow("Model runtime", self.runtime)
         form.addRow("Variations to offer", self.variations)
         form.addRow("How different variations are", self.variation_strength)
         form.addRow("JPEG / WebP quality", self.quality)
@@ -48,6 +61,7 @@ class PreferencesDialog(QDialog):
 
     def accept(self) -> None:
         self.preferences.strategy = self.strategy.currentData()
+        self.preferences.runtime = self.runtime.currentData()
         self.preferences.variations = self.variations.value()
         self.preferences.variation_strength = self.variation_strength.value() / 100
         self.preferences.jpeg_quality = self.quality.value()

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QProgressBar, QSlider, QToolButton
 
-from core.engine.device import cuda_available
 from core.masks import editing
 
 from .preferences import BRUSH_RANGE
@@ -80,9 +79,7 @@ class WindowActions:
         for action in self.device_actions.values():
             action.setCheckable(True)
             devices.addAction(action)
-        self.device_actions["cuda"].setEnabled(cuda_available())
-        if not cuda_available():
-            self.device_actions["cuda"].setStatusTip("no usable CUDA device on this machine")
+        self._show_devices(False)
         self.finetune_action = self._action("&Fine-tune for my images…", self.open_finetune_wizard, tip="adapt the model to your own photos")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, keys.HelpContents)
         self.about_action = self._action("&About", self.show_about)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engine.inpainter import FillResult
+from core.wording import sentences
 from core.masks.editing import Region, bounding_region
 
 from . import dialogs
@@ -80,11 +81,10 @@ class FillControl:
                 return
         self.undo_stack.push(FillEdit(self.document, region, result.pictures[chosen].pixels[region.slices].copy()))
         seeded = self.engine.inpainter is not None and not self.engine.inpainter.is_classic
-        done = f"Filled with {result.method}, seed {result.seed}." if seeded else f"Filled with {result.method}."
+        done = f"filled with {result.method}, seed {result.seed}" if seeded else f"filled with {result.method}"
         # A note (no face found, say) comes first and stays until the next message: the status bar cuts a long line.
-        notes = [note[:1].upper() + note[1:] + "." for note in result.notes]
-        self.statusBar().showMessage(" ".join(notes + [done]), 0 if notes else 10000)
-        logging.getLogger(__name__).info("%s: %s", self.document.name, " ".join([done] + result.notes))
+        self.statusBar().showMessage(sentences([*result.notes, done]), 0 if result.notes else 10000)
+        logging.getLogger(__name__).info("%s: %s", self.document.name, sentences([done, *result.notes]))
 
     def _fill_failed(self, job: int, message: str) -> None:
         if self._fill_job is not None and job == self._fill_job[0]:

@@ -9,13 +9,14 @@ from pathlib import Path
 from PySide6.QtGui import QAction
 
 from app.user_data import user_models_dir
-from core.engine.device import cuda_available, device_summary
-from core.engine.fill_registry import CLASSIC_FILLS, MODEL, available_classic_fills
+from core.engine.choices import MODEL
+from core.engine.device import device_summary
+from core.engine.fill_registry import CLASSIC_FILLS, available_classic_fills
 from core.engine.inpainter import Inpainter
 from core.io.resources import DEFAULT_MODEL, default_model_path, demo_models
+from core.wording import sentences
 
 from . import dialogs
-from .finetune_wizard import FinetuneWizard
 
 DEMO_MODEL_TIP = "a small model bundled to try the method (see resources/models/README.md for what it was trained on and its terms)"
 NO_DEFAULT_MODEL = f"This build has no default model (resources/{'/'.join(DEFAULT_MODEL)}): choose a demo model or load a checkpoint"
@@ -71,12 +72,21 @@ class ModelControl:
         the worker; the status bar follows."""
         if self.engine.busy:
             return
-        if device == "cuda" and not cuda_available():
-            device = "cpu"
         self._remember_model = remember
         self._requested = (checkpoint, device, method)
         self.model_label.setText("Loading model…" if method == MODEL else "Preparing the fill…")
-        self.engine.load_model(checkpoint, device, method)
+        self.engine.load_model(checkpoint, device, method, self.preferences.runtime)
+
+    def _show_devices(self, cuda: bool) -> None:
+        """Device → CUDA is offered once the engine has found a usable CUDA device."""
+        self.device_actions["cuda"].setEnabled(cuda and not self.engine.busy)
+        self.device_actions["cuda"].setStatusTip("" if cuda else "no usable CUDA device on this machine (or not checked yet)")
+
+    def _runtime_changed(self) -> None:
+        """Preferences changed the runtime: the loaded model loads again with it."""
+        inpainter = self.engine.inpainter
+        if inpainter is not None and not inpainter.is_classic:
+            self.load_model(self._current_checkpoint(), self._requested[1])
 
     def choose_model(self) -> None:
         path = dialogs.choose_file_to_open(self, "Load checkpoint", self.preferences.folder("model") or str(user_models_dir()), dialogs.MODEL_FILTER)
@@ -122,7 +132,10 @@ class ModelControl:
         return paths + [Path(p) for p in self.preferences.user_models if Path(p).is_file() and Path(p).resolve() not in seen]
 
     def open_finetune_wizard(self) -> None:
-        """Tools → Fine-tune: starts from the loaded model; the result can be loaded at the end."""
+        """Tools → Fine-tune: starts from the loaded model; the result can be loaded at the end.
+        The wizard (and the training code behind it, with torch) is imported when first opened."""
+        from .finetune_wizard import FinetuneWizard
+
         self.finetune_wizard = FinetuneWizard(self._loaded_checkpoint(), self.preferences.device, self)
         self.finetune_wizard.model_ready.connect(self._finetuned)
         self.finetune_wizard.show()
@@ -140,7 +153,9 @@ class ModelControl:
         self.model_label.setText(model_summary(inpainter))
         self.model_label.setToolTip(model_details(inpainter))
         logging.getLogger(__name__).info("loaded %s", model_details(inpainter).replace("\n", "; "))
-        self.device_label.setText(device_summary(inpainter.device))
+        self.device_label.setText(device_summary(inpainter.device) + (f" · {inpainter.runtime}" if inpainter.runtime else ""))
+        if inpainter.notes:
+            self.statusBar().showMessage(sentences(inpainter.notes), 0)
         self.device_actions[inpainter.device.type].setChecked(True)
         if self._remember_model:
             if not inpainter.is_classic:

@@ -9,7 +9,7 @@ from pathlib import Path
 from core.errors import InvertFillError
 from core.io.image_io import IMAGE_SUFFIXES
 
-from .fill_strategy import DEFAULT_STRATEGY
+from .choices import DEFAULT_STRATEGY
 from .inpainter import Inpainter
 from .progress import Progress, ProgressCallback
 

@@ -2,22 +2,24 @@
 the classic fills that need no model (OpenCV's Telea and Navier–Stokes, PatchMatch when its
 optional wheel is installed).
 
-The Inpainter, `invertfill fill --method` and `eval --baseline`, the Model menu and through it
-the batch dialog all read this registry; a new classic fill is one entry in CLASSIC_FILLS.
+The Inpainter, `invertfill eval --baseline`, the Model menu and through it the batch dialog all
+read this registry; a new classic fill is one entry in CLASSIC_FILLS and its name in
+core.engine.choices.CLASSIC_NAMES (which the command line's choices read). The fills' modules
+(OpenCV, the PatchMatch wheel) are imported when a fill is made or asked whether it can run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import InvertFillError
 
-from .fill_methods import CLASSIC_NAMES, ClassicFill, FillMethod
-from .patchmatch_fill import PatchMatchFill, patchmatch_available
+from .choices import CLASSIC_NAMES, METHOD_KEYS
 
-MODEL = "invertfill"
-"""The method key of the InvertFill model (a checkpoint, or the embedded default)."""
+if TYPE_CHECKING:
+    from .fill_methods import FillMethod
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,32 @@ class ClassicMethod:
     install_hint: str = ""
 
 
+def _opencv(key: str) -> FillMethod:
+    from .classic_fill import ClassicFill
+
+    return ClassicFill(key)
+
+
+def _patchmatch() -> FillMethod:
+    from .patchmatch_fill import PatchMatchFill
+
+    return PatchMatchFill()
+
+
+def _patchmatch_available() -> bool:
+    from .patchmatch_fill import patchmatch_available
+
+    return patchmatch_available()
+
+
 CLASSIC_FILLS: dict[str, ClassicMethod] = {
     method.key: method
     for method in (
-        ClassicMethod("telea", CLASSIC_NAMES["telea"], lambda: ClassicFill("telea")),
-        ClassicMethod("ns", CLASSIC_NAMES["ns"], lambda: ClassicFill("ns")),
-        ClassicMethod("patchmatch", "PatchMatch", PatchMatchFill, patchmatch_available, "pip install pypatchmatch"),
+        ClassicMethod("telea", CLASSIC_NAMES["telea"], lambda: _opencv("telea")),
+        ClassicMethod("ns", CLASSIC_NAMES["ns"], lambda: _opencv("ns")),
+        ClassicMethod("patchmatch", CLASSIC_NAMES["patchmatch"], _patchmatch, _patchmatch_available, "pip install pypatchmatch"),
     )
 }
-METHOD_KEYS = (MODEL, *CLASSIC_FILLS)
 
 
 def available_classic_fills() -> list[ClassicMethod]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,13 +25,14 @@ from core.errors import InvertFillError
 from core.wording import counted
 
 from .boundary import band_width, continue_boundary
+from .choices import DEFAULT_STRATEGY, STRATEGIES
 from .detail import add_detail
 from .faces import Square, aligned_square, find_faces
-from .fill_methods import FillMethod, window_seed
 from .progress import Progress, ProgressCallback
 
-STRATEGIES = ("detail", "crop", "resize", "full")
-DEFAULT_STRATEGY = "detail"
+if TYPE_CHECKING:
+    from .fill_methods import FillMethod
+
 CONTEXT = 2.0
 """A crop window's side is CONTEXT times the hole region's larger side (at least the model size)."""
 SCENE_CONTEXT = 3.0
@@ -58,6 +60,11 @@ class Window:
     left: int
     side: int
     work: int | None = None
+
+
+def window_seed(seed: int, variation: int, window: int) -> int:
+    """A 63-bit seed for one window of one variation, reproducible from the user's seed."""
+    return int(np.random.SeedSequence([seed, variation, window]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _centred(center: float, side: int, extent: int) -> int:

@@ -10,21 +10,27 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import InvertFillError
-from core.io.checkpoint import load_checkpoint
 from core.io.image_io import Picture, read_image, write_image
 from core.io.resources import default_model_path
 from core.masks.reading import fit_mask, read_mask
 
-from .device import inference_dtype, resolve_device
-from .fill_methods import FillMethod, ModelFill
-from .fill_registry import MODEL, classic_fill
-from .fill_strategy import DEFAULT_STRATEGY, fill_rgb8
+from .choices import DEFAULT_STRATEGY, MODEL
+from .device import device_summary, resolve_device
+from .fill_registry import classic_fill
+from .fill_strategy import fill_rgb8
 from .progress import ProgressCallback
+
+if TYPE_CHECKING:
+    import torch
+
+    from .fill_methods import FillMethod
 
 NO_MODEL = "no InvertFill model was found"
 
@@ -54,17 +60,30 @@ class Inpainter:
     classic OpenCV fill (Telea), which every message then names. A classic fill's key ("telea",
     "ns", "patchmatch") runs that fill and needs no checkpoint.
     device: "auto" | "cpu" | "cuda" (half precision on CUDA, fp32 on the CPU).
+    runtime: what runs the model (core.engine.model_runtime): "torch" (the default here, the
+    reference), "openvino", or "auto" (what the app and the command line start with); OpenVINO
+    conversions are kept under `cache_dir`. `runtime` then names the one that runs ("OpenVINO bf16"),
+    and `notes` say what the user should know of the loading (a fallback to torch).
     data_terms: the terms of the loaded model's training data, which its fills inherit ("" when the
     checkpoint records none, or no model is loaded).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike[str] | None = None, device: str = "auto", method: str = MODEL) -> None:
-        self.device = resolve_device(device)
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        method: str = MODEL,
+        runtime: str = "torch",
+        cache_dir: Path | None = None,
+    ) -> None:
+        self._device_choice = device
         self.method_key = method
         self.model_missing = False
         self.resolution: int | None = None
         self.domain = ""
         self.data_terms = ""
+        self.runtime = ""
+        self.notes: list[str] = []
         if method != MODEL:
             if checkpoint is not None:
                 raise InvertFillError(f"the {classic_fill(method).name} fill uses no model; leave out the checkpoint ({Path(checkpoint).name})")
@@ -79,13 +98,25 @@ class Inpainter:
             self.method = classic_fill(self.method_key).make()
             self.description = f"{self.method.description}: {NO_MODEL}"
             return
+        from core.io.checkpoint import load_checkpoint
+
+        from .fill_methods import ModelFill
+        from .model_runtime import model_runner
+
         loaded = load_checkpoint(path, self.device)
         model = loaded.part("invertfill")
         self.resolution, self.domain, self.data_terms = model.config.resolution, loaded.domain, loaded.card.data_terms
+        runner = model_runner(model, self.device, runtime, path, cache_dir, self.notes)
+        self.runtime = runner.label
         domain = f", {loaded.domain}" if loaded.domain else ""
-        description = f"InvertFill {model.config.resolution} px{domain} ({path.name}) on {self.device.type}"
-        self.method = ModelFill(model, self.device, inference_dtype(self.device), description, loaded.card.framing)
-        self.description = description
+        self.description = f"InvertFill {model.config.resolution} px{domain} ({path.name}) on {device_summary(self.device)} · {runner.label}"
+        self.method = ModelFill(model, runner, self.description, loaded.card.framing)
+
+    @cached_property
+    def device(self) -> torch.device:
+        """Where the model runs, resolved from the `device` asked for when first read (a classic fill
+        that is never asked runs without importing torch)."""
+        return resolve_device(self._device_choice)
 
     @property
     def is_classic(self) -> bool:
@@ -123,7 +154,7 @@ class Inpainter:
             result.notes.append("the mask covers the whole image: with nothing known, the fill is invented")
         rgb8 = picture.rgb8()
         method = self.method
-        if variation_strength is not None and isinstance(method, ModelFill):
+        if variation_strength is not None and not self.is_classic:
             method = method.varied(variation_strength)
         for variation in range(variations):
             notes: list[str] = []

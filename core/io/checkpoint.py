@@ -3,10 +3,11 @@
 Tensors are stored as `<part>.<state-dict key>`; the metadata (strings only, as safetensors
 requires) holds `format`, `format_version`, `stage`, `domain`, `producer`, the model card's
 `framing` and `data_terms` (see ModelCard), and `parts`, a JSON object
-{part: {"kind": ..., "config": {...}}}. The mean latent w̄ of an InvertFill model is the
-tensor `<part>.soft_mean_latent.online`, stored bit-exactly like every other tensor; a StyleGAN2
-generator imported with its published mean latent (NVlabs' `w_avg`, rosinality's `latent_avg`)
-keeps it as the tensor `mean_latent`, (style_dim,). Nothing is ever unpickled.
+{part: {"kind": ..., "config": {...}}}; core.io.checkpoint_header reads them without torch.
+The mean latent w̄ of an InvertFill model is the tensor `<part>.soft_mean_latent.online`, stored
+bit-exactly like every other tensor; a StyleGAN2 generator imported with its published mean
+latent (NVlabs' `w_avg`, rosinality's `latent_avg`) keeps it as the tensor `mean_latent`,
+(style_dim,). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -26,39 +27,16 @@ from torch import nn
 
 from core import __version__
 from core.errors import InvertFillError
-from core.nn.config import DiscriminatorConfig, GeneratorConfig, InvertFillConfig
 from core.nn.discriminator import Discriminator
 from core.nn.generator import Generator
 from core.nn.invertfill import InvertFill
 
 from .atomic_write import atomic_write
+from .checkpoint_header import FORMAT, FORMAT_VERSION, MEAN_LATENT, ModelCard, part_config, read_card, read_header, read_parts
 from .checkpoint_migrations import StoredCheckpoint, upgrade
-from .file_kind import FileKind, file_kind
 
-FORMAT = "invertfill-studio"
-FORMAT_VERSION = 2
-PART_KINDS: dict[str, tuple[type[nn.Module], Any]] = {
-    "invertfill": (InvertFill, InvertFillConfig),
-    "generator": (Generator, GeneratorConfig),
-    "discriminator": (Discriminator, DiscriminatorConfig),
-}
-MEAN_LATENT = "mean_latent"
-ALIGNED_FACE, SCENE = "aligned-face", "scene"
-FRAMINGS = (ALIGNED_FACE, SCENE)
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What a model learned from. framing: how its training images were framed, `aligned-face` (a
-    whole face fills the square) or `scene` (any square window of a photo); the fill plans its
-    windows by it. data_terms: the terms of its training data, which a model inherits ("" unknown)."""
-
-    framing: str = SCENE
-    data_terms: str = ""
-
-    def __post_init__(self) -> None:
-        if self.framing not in FRAMINGS:
-            raise InvertFillError(f"framing must be {' or '.join(FRAMINGS)}, got {self.framing!r}")
+PART_MODELS: dict[str, type[nn.Module]] = {"invertfill": InvertFill, "generator": Generator, "discriminator": Discriminator}
+"""The network of every kind of model part (core.io.checkpoint_header.PART_CONFIGS has its config)."""
 
 
 @dataclass
@@ -84,7 +62,7 @@ class Checkpoint:
 
 
 def _kind_of(module: nn.Module) -> str:
-    for kind, (model_class, _) in PART_KINDS.items():
+    for kind, model_class in PART_MODELS.items():
         if type(module) is model_class:
             return kind
     raise TypeError(f"cannot checkpoint a {type(module).__name__}")
@@ -142,56 +120,9 @@ def checkpoint_write(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise InvertFillError(f"{target.name} was not saved: what was written does not load back ({reason})") from None
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InvertFillError(f"checkpoint {path} does not exist")
-    if not path.is_file():
-        raise InvertFillError(f"checkpoint {path} is not a file")
-    kind = file_kind(path)
-    if kind is FileKind.EMPTY:
-        raise InvertFillError(f"checkpoint {path.name} is empty")
-    if kind.is_pickled:
-        raise InvertFillError(
-            f"{path.name} is a PyTorch pickle file, which is never loaded as a model because it can run code; "
-            f"a published StyleGAN2 generator in it can be converted with `invertfill import-gan {path.name} -o gan.safetensors`"
-        )
-    if kind is not FileKind.SAFETENSORS:
-        raise InvertFillError(
-            f"{path.name} is not a readable .safetensors file (truncated or corrupt): "
-            "it does not start with a safetensors header"
-        )
-
-
-def format_version(path: Path, metadata: dict[str, str]) -> int:
-    """The format version a checkpoint's metadata states (0 when it states none)."""
-    try:
-        return int(metadata.get("format_version", "0"))
-    except ValueError:
-        raise InvertFillError(f"{path.name}: its format version {metadata['format_version']!r} is not a number") from None
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The metadata of an InvertFill Studio checkpoint, after checking that it is one."""
-    path = Path(path)
-    _check_file(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except Exception as error:
-        raise InvertFillError(f"{path.name} is not a readable .safetensors file (truncated or corrupt): {error}") from None
-    if metadata.get("format") != FORMAT:
-        raise InvertFillError(f"{path.name} is a safetensors file but not an InvertFill Studio checkpoint")
-    version = format_version(path, metadata)
-    if version > FORMAT_VERSION:
-        raise InvertFillError(f"{path.name} has format version {version}; this InvertFill Studio reads up to {FORMAT_VERSION}")
-    return metadata
-
-
 def _build_part(path: Path, name: str, description: Any) -> nn.Module:
-    if not isinstance(description, dict) or description.get("kind") not in PART_KINDS:
-        raise InvertFillError(f"{path.name}: part {name!r} has an unknown kind")
-    model_class, config_class = PART_KINDS[description["kind"]]
-    return model_class(config_class.from_dict(description.get("config", {})))
+    config = part_config(path, name, description)
+    return PART_MODELS[description["kind"]](config)
 
 
 def _check_tensors(path: Path, name: str, expected: dict[str, torch.Tensor], found: dict[str, tuple[int, ...]]) -> None:
@@ -223,19 +154,14 @@ def _check_mean_latent(path: Path, mean_latent: torch.Tensor | None, parts: dict
 
 def _read_stored(path: Path, device: str | torch.device) -> StoredCheckpoint:
     """The file's version, metadata, part descriptions and tensors (on `device`), unchecked."""
-    metadata = read_metadata(path)
-    try:
-        described = json.loads(metadata["parts"])
-    except (KeyError, json.JSONDecodeError):
-        raise InvertFillError(f"{path.name}: its description of model parts is missing or damaged") from None
-    if not isinstance(described, dict) or not described:
-        raise InvertFillError(f"{path.name}: it describes no model parts")
+    header = read_header(path)
+    described = read_parts(path, header.metadata)
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
             tensors = {key: f.get_tensor(key) for key in f.keys()}
     except Exception as error:
         raise InvertFillError(f"{path.name} could not be read (truncated or corrupt): {error}") from None
-    return StoredCheckpoint(format_version(path, metadata), metadata, described, tensors)
+    return StoredCheckpoint(header.version, header.metadata, described, tensors)
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
@@ -264,16 +190,9 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         domain=stored.metadata.get("domain", ""),
         format_version=file_version,
         producer=stored.metadata.get("producer", ""),
-        card=_read_card(path, stored.metadata),
+        card=read_card(path, stored.metadata),
         mean_latent=mean_latent,
     )
-
-
-def _read_card(path: Path, metadata: dict[str, str]) -> ModelCard:
-    try:
-        return ModelCard(metadata["framing"], metadata["data_terms"])
-    except (KeyError, InvertFillError) as error:
-        raise InvertFillError(f"{path.name}: its model card (framing, data terms) is missing or damaged: {error}") from None
 
 
 def export_checkpoint(
@@ -298,34 +217,3 @@ def export_checkpoint(
     if not parts:
         raise InvertFillError("leaving out every part would write an empty checkpoint")
     save_checkpoint(target, parts, checkpoint.stage, domain, half=half, mean_latent=checkpoint.mean_latent, card=card)
-
-
-def _flatten(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows = []
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            rows.extend(_flatten(value, f"{prefix}{key}."))
-        else:
-            rows.append((f"{prefix}{key}", value))
-    return rows
-
-
-def describe_checkpoint(path: str | os.PathLike[str]) -> str:
-    """A human-readable summary: format, stage, domain, and every part's settings and size."""
-    checkpoint = load_checkpoint(path)
-    size_mb = checkpoint.path.stat().st_size / 2**20
-    lines = [
-        f"{checkpoint.path.name}: InvertFill Studio checkpoint (format {checkpoint.format_version}, {size_mb:.1f} MiB)",
-        f"stage: {checkpoint.stage or '-'}",
-        f"domain: {checkpoint.domain or '-'}",
-        f"framing: {checkpoint.card.framing}",
-        f"data terms: {checkpoint.card.data_terms or 'not stated'}",
-        f"written by: {checkpoint.producer or '-'}",
-    ]
-    if checkpoint.mean_latent is not None:
-        lines.append(f"mean latent: stored ({checkpoint.mean_latent.numel()} values)")
-    for name, module in checkpoint.parts.items():
-        parameters = sum(p.numel() for p in module.parameters())
-        lines.append(f"part {name!r}: {_kind_of(module)}, {parameters / 1e6:.2f} M parameters")
-        lines.extend(f"  {key}: {value}" for key, value in _flatten(module.config.to_dict()))
-    return "\n".join(lines)

@@ -3,9 +3,13 @@ their pickles).
 
 A file written as format version v is brought to the current one by applying MIGRATIONS[v],
 MIGRATIONS[v + 1], … in turn, each taking the file's contents one version up. A change of the
-format bumps `core.io.checkpoint.FORMAT_VERSION` and adds the migration from the version before
-it here; `tests/data/checkpoint-v1.safetensors`, written by version 1 and never regenerated, must
-keep loading after every such change (`tests/test_checkpoint_migrations.py`).
+format bumps `core.io.checkpoint_header.FORMAT_VERSION` and adds the migration from the version
+before it here; `tests/data/checkpoint-v1.safetensors`, written by version 1 and never regenerated,
+must keep loading after every such change (`tests/test_checkpoint_migrations.py`).
+
+`invertfill info` upgrades a file's metadata and part descriptions without reading its tensors
+(core.io.checkpoint_description passes none), so a migration that changes tensors must also work
+when `tensors` is empty.
 
 Version 2 added the model card: `framing` and `data_terms`.
 """
@@ -14,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvertFillError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass

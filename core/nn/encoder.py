@@ -97,9 +97,9 @@ class Encoder(nn.Module):
         assert x.shape[1:] == (4, r, r), (tuple(x.shape), r)
         x = self.stem(x)
         backbone = {}
-        for stage in self.stages:
+        for depth, stage in enumerate(self.stages, 1):
             x = stage(x)
-            backbone[r // x.shape[-1]] = x
+            backbone[2**depth] = x
         pyramid = []
         for scale, lateral in zip(PYRAMID_SCALES, self.laterals):
             level = lateral(backbone[scale])

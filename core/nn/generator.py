@@ -14,7 +14,10 @@ from torch import Tensor, nn
 
 from . import random_init
 from .config import GeneratorConfig
-from .layers import NOISE_MODES, EqualLinear, StyledConv, ToRGB, full_precision
+from .layers import EqualLinear, StyledConv, ToRGB, full_precision
+
+NOISE_MODES = ("random", "const", "none")
+"""Per-pixel noise of the synthesis: drawn afresh, the stored constant maps, or none."""
 
 
 class MappingNetwork(nn.Module):
@@ -50,16 +53,11 @@ class SynthesisBlock(nn.Module):
         self.to_rgb = ToRGB(out_channels, style_dim, blur_kernel=kernel, conv_clamp=clamp)
 
     def forward(
-        self,
-        x: Tensor,
-        rgb: Tensor,
-        ws: Tensor,
-        noise_mode: str,
-        feature: Tensor | None,
-        generator: torch.Generator | None = None,
+        self, x: Tensor, rgb: Tensor, ws: Tensor, noise: Sequence[Tensor | None], feature: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        x = self.conv0(x, ws[:, 0], noise_mode, generator)
-        x = self.conv1(x, ws[:, 1], noise_mode, generator)
+        """noise: the two convolutions' noise maps (see StyledConv)."""
+        x = self.conv0(x, ws[:, 0], noise[0])
+        x = self.conv1(x, ws[:, 1], noise[1])
         if feature is not None:
             x = x + feature.to(x.dtype)
         return x, self.to_rgb(x, ws[:, 2], rgb)
@@ -68,7 +66,7 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """Constant 4×4 input, a styled conv and ToRGB at 4×4, then one SynthesisBlock per resolution.
 
-    ws: (N, L, style_dim) -> image (N, 3, resolution, resolution); random noise is drawn from `generator`.
+    ws: (N, L, style_dim) -> image (N, 3, resolution, resolution).
     `features` (the F&W+ RGB branch) holds one map per resolution 4, 8, ..., resolution with
     that resolution's channel count; each is added to the feature map at that resolution.
     """
@@ -84,25 +82,45 @@ class SynthesisNetwork(nn.Module):
             SynthesisBlock(ch[res // 2], ch[res], config.style_dim, res, config) for res in list(ch)[1:]
         )
 
+    def styled_convs(self) -> list[StyledConv]:
+        """The convolutions that take noise, in the order they run."""
+        return [self.conv, *(conv for block in self.blocks for conv in (block.conv0, block.conv1))]
+
+    def noise(self, n: int, noise_mode: str, generator: torch.Generator | None = None) -> list[Tensor | None]:
+        """One noise map per styled conv for `noise_mode`: (n, 1, r, r) float32 drawn from `generator`
+        ("random", in the order the convolutions run), the stored (1, 1, r, r) maps ("const"), or None ("none")."""
+        assert noise_mode in NOISE_MODES, noise_mode
+        convs = self.styled_convs()
+        if noise_mode == "const":
+            return [conv.noise_const for conv in convs]
+        if noise_mode == "none":
+            return [None] * len(convs)
+        device = self.const.device
+        return [torch.randn((n, 1, *conv.noise_const.shape[2:]), generator=generator, device=device) for conv in convs]
+
     def forward(
         self,
         ws: Tensor,
         noise_mode: str = "random",
         features: Sequence[Tensor] | None = None,
         generator: torch.Generator | None = None,
+        noise: Sequence[Tensor | None] | None = None,
     ) -> Tensor:
+        """Noise comes from `noise_mode` (random noise drawn from `generator`), or is given as `noise`:
+        one map per styled conv, as `self.noise` returns."""
         n, num_styles, _ = ws.shape
         assert num_styles == self.config.num_styles, (tuple(ws.shape), self.config.num_styles)
-        assert noise_mode in NOISE_MODES, noise_mode
         if features is not None:
             assert len(features) == len(self.blocks) + 1, (len(features), len(self.blocks) + 1)
-        x = self.conv(self.const.expand(n, -1, -1, -1).to(ws.dtype), ws[:, 0], noise_mode, generator)
+        noise = self.noise(n, noise_mode, generator) if noise is None else noise
+        assert len(noise) == 2 * len(self.blocks) + 1, (len(noise), 2 * len(self.blocks) + 1)
+        x = self.conv(self.const.expand(n, -1, -1, -1).to(ws.dtype), ws[:, 0], noise[0])
         if features is not None:
             x = x + features[0].to(x.dtype)
         rgb = self.to_rgb(x, ws[:, 1])
         for i, block in enumerate(self.blocks):
             feature = None if features is None else features[i + 1]
-            x, rgb = block(x, rgb, ws[:, 2 * i + 1 : 2 * i + 4], noise_mode, feature, generator)
+            x, rgb = block(x, rgb, ws[:, 2 * i + 1 : 2 * i + 4], noise[2 * i + 1 : 2 * i + 3], feature)
         return rgb
 
 

@@ -6,6 +6,7 @@ The composition I_m ⊙ (1 − M) + O_G ⊙ M satisfies the hard constraint by c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -73,11 +74,12 @@ class InvertFill(nn.Module):
         noise_mode: str = "random",
         mean_latent: Tensor | None = None,
         generator: torch.Generator | None = None,
+        noise: Sequence[Tensor | None] | None = None,
     ) -> InvertFillOutput:
         """image_masked: (N, 3, R, R), mask: (N, 1, R, R) -> InvertFillOutput.
 
         `mean_latent` (style_dim,) replaces the stored w̄, e.g. a freshly sampled one for a variation.
-        The generator's random noise is drawn from `generator`.
+        The generator's random noise is drawn from `generator`, or given as `noise` (SynthesisNetwork.noise).
         """
         r = self.config.resolution
         assert image_masked.shape[1:] == (3, r, r) and mask.shape[1:] == (1, r, r), (tuple(image_masked.shape), tuple(mask.shape))
@@ -90,7 +92,7 @@ class InvertFill(nn.Module):
         else:
             latents = encoded.styles[:, self.levels] + mean_latent
         features = self.rgb_branch(x) if self.rgb_branch is not None else None
-        output = self.generator.synthesis(latents, noise_mode, features, generator)
+        output = self.generator.synthesis(latents, noise_mode, features, generator, noise)
         return InvertFillOutput(output, compose(known, output, mask), encoded.images, latents)
 
     def freeze_generator(self) -> None:

@@ -18,9 +18,6 @@ from core.ops import ACTIVATIONS, bias_act, setup_filter, upfirdn2d, upsample2d
 
 from . import random_init
 
-NOISE_MODES = ("random", "const", "none")
-
-
 def full_precision(device: torch.device):
     """A region that runs in float32 even inside autocast (mapping, styles, demodulation)."""
     return torch.autocast(device.type, enabled=False)
@@ -197,16 +194,11 @@ class StyledConv(nn.Module):
         self.register_buffer("noise_const", random_init.normal(1, 1, resolution, resolution))
         self.conv_clamp = conv_clamp
 
-    def forward(
-        self, x: Tensor, w: Tensor, noise_mode: str = "random", generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Random noise (`noise_mode="random"`) is drawn from `generator`, on x's device."""
+    def forward(self, x: Tensor, w: Tensor, noise: Tensor | None = None) -> Tensor:
+        """noise: (N or 1, 1, resolution, resolution), scaled by the learned strength, or None for none."""
         x = self.conv(x, w)
-        if noise_mode == "random":
-            noise = torch.randn((x.shape[0], 1, *x.shape[2:]), generator=generator, device=x.device, dtype=x.dtype)
-            x = x + self.noise_strength.to(x.dtype) * noise
-        elif noise_mode == "const":
-            x = x + (self.noise_strength * self.noise_const).to(x.dtype)
+        if noise is not None:
+            x = x + (self.noise_strength * noise).to(x.dtype)
         return bias_act(x, self.bias, act="lrelu", clamp=self.conv_clamp)
 
 
