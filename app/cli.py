@@ -402,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("invertfill: interrupted; no partial file was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`invertfill info CKPT | head`): stop quietly, and let nothing flush into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except Exception as error:
         if os.environ.get("INVERTFILL_DEBUG"):
             raise

@@ -3,7 +3,9 @@ CUDA-only tests."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ if not torch.cuda.is_available():
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Nothing a test runs writes into the real user-data folder (the `user_data` fixture gives a test its own).
 os.environ["INVERTFILL_USER_DATA"] = tempfile.mkdtemp(prefix="invertfill-tests-")
+atexit.register(shutil.rmtree, os.environ["INVERTFILL_USER_DATA"], ignore_errors=True)
 # Models run with torch unless a test asks for OpenVINO (tests/test_openvino_runtime.py): a conversion
 # takes seconds, and each test's fresh user-data folder would convert again.
 os.environ["INVERTFILL_RUNTIME"] = "torch"

@@ -344,3 +344,12 @@ def test_train_encoder_into_a_pipe_announces_itself_and_prints_a_line_per_tick(t
                               "--out", str(tmp_path / "encoder"))
     assert lines[0] == f"stage 2 (fw+ encoder around {checkpoint.name}): 6 images in {training_images} -> {tmp_path / 'encoder'}"
     assert lines[1].startswith("tick 1  kimg 0.008/0.008  ") and "  total " in lines[1] and len(lines) == 2
+
+
+def test_a_reader_that_stops_early_gets_no_error_message(tiny_checkpoint):
+    """`invertfill info CKPT | head -1`: the pipe closes before info writes; it stops without a traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "info", str(tiny_checkpoint)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    assert process.wait(timeout=60) == 1
+    assert process.stderr.read() == b""

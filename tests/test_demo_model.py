@@ -1,7 +1,9 @@
-"""The bundled faces demo (resources/models/faces64-demo.safetensors), the first model in the suite that has
-learned something: training/recipes/faces64 trained it on 270 CelebA-HQ faces (docs/reproduction.md)."""
+"""The bundled demos (resources/models/*-demo.safetensors): the faces demo, the first model in the suite
+that has learned something (training/recipes/faces64, 270 CelebA-HQ faces), and the general demo
+(training/recipes/general64, 2,005 everyday photos); docs/reproduction.md tells both."""
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,54 +20,82 @@ from training.data import image_files
 from training.evaluation import fill_pairs, load_pairs, pixel_scores, write_mask_set
 from training.stage2 import finetune_config
 
-MODEL = resource_path("models", "faces64-demo.safetensors")
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
-
-pytestmark = pytest.mark.skipif(
-    not MODEL.is_file(), reason="the faces demo is shipped once it beats Telea (docs/reproduction.md, 'What is open')"
-)
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FACES = DATA / "faces" / "celebahq256"
 
 
-def test_the_demo_model_is_the_checked_in_file_and_the_model_menu_lists_it():
-    recorded = MODEL.with_name(MODEL.name + ".sha256").read_text().split()[0]
-    assert hashlib.sha256(MODEL.read_bytes()).hexdigest() == recorded
-    assert MODEL.stat().st_size <= 15 * 2**20
-    assert MODEL in demo_models()
+@dataclass(frozen=True)
+class Demo:
+    """A shipped demo and what it must be: its domain, framing, a name in its data terms, and the folder
+    whose every 10th photo (by name) its recipe held out."""
+
+    file: str
+    domain: str
+    framing: str
+    terms: str
+    photos: Path
+
+    @property
+    def path(self) -> Path:
+        return resource_path("models", self.file)
 
 
-def test_the_demo_model_ships_with_its_discriminator_in_half_precision_for_fine_tuning():
-    checkpoint = load_checkpoint(MODEL)
-    assert set(checkpoint.parts) == {"invertfill", "discriminator"} and finetune_config(MODEL).backbone == "discriminator"
-    assert checkpoint.part("discriminator").config.resolution == 64 and checkpoint.domain == "faces"
-    assert checkpoint.card.framing == "aligned-face" and "CelebA-HQ" in checkpoint.card.data_terms
-    with safe_open(str(MODEL), "pt") as tensors:
+DEMOS = [
+    Demo("faces64-demo.safetensors", "faces", "aligned-face", "CelebA-HQ", FACES),
+    Demo("general64-demo.safetensors", "general", "scene", "Places365", DATA / "scenes" / "scenery512"),
+]
+MODEL = DEMOS[0].path
+each_demo = pytest.mark.parametrize("demo", DEMOS, ids=[demo.domain for demo in DEMOS])
+
+
+@each_demo
+def test_the_demo_model_is_the_checked_in_file_and_the_model_menu_lists_it(demo):
+    recorded = demo.path.with_name(demo.file + ".sha256").read_text().split()[0]
+    assert hashlib.sha256(demo.path.read_bytes()).hexdigest() == recorded
+    assert demo.path.stat().st_size <= 15 * 2**20
+    assert demo.path in demo_models()
+
+
+@each_demo
+def test_the_demo_model_ships_with_its_discriminator_in_half_precision_for_fine_tuning(demo):
+    checkpoint = load_checkpoint(demo.path)
+    assert set(checkpoint.parts) == {"invertfill", "discriminator"} and finetune_config(demo.path).backbone == "discriminator"
+    assert checkpoint.part("discriminator").config.resolution == 64 and checkpoint.domain == demo.domain
+    assert checkpoint.card.framing == demo.framing and demo.terms in checkpoint.card.data_terms
+    with safe_open(str(demo.path), "pt") as tensors:
         assert {tensors.get_slice(key).get_dtype() for key in tensors.keys()} == {"F16"}
 
 
-def test_the_demo_model_loads_as_a_64_px_faces_model():
-    inpainter = Inpainter(MODEL, "cpu")
-    assert not inpainter.is_classic and inpainter.resolution == 64 and inpainter.domain == "faces"
+@each_demo
+def test_the_demo_model_loads_as_a_64_px_model_of_its_domain(demo):
+    inpainter = Inpainter(demo.path, "cpu")
+    assert not inpainter.is_classic and inpainter.resolution == 64 and inpainter.domain == demo.domain
 
 
-@pytest.mark.skipif(not FACES.is_dir(), reason="../shared/data/faces is not here")
-def test_the_demo_model_fills_held_out_faces_better_than_the_classic_fills(tmp_path):
-    """The recipe's held-out faces (every 10th by name) and its seeded `hard` masks; PSNR and SSIM on the
-    composite, against OpenCV's Telea and Navier-Stokes fills."""
+@each_demo
+def test_the_demo_model_fills_its_held_out_photos_better_than_the_classic_fills(demo, tmp_path):
+    """The recipe's held-out photos of the folder (every 10th by name) at 64 px and seeded `hard` masks;
+    PSNR and SSIM on the composite, against OpenCV's Telea and Navier-Stokes fills."""
+    if not demo.photos.is_dir():
+        pytest.skip(f"{demo.photos} is not here")
     held_out = tmp_path / "heldout"
     held_out.mkdir()
-    for path in image_files(FACES)[9::10]:
+    for path in image_files(demo.photos)[9::10]:
         (held_out / path.name).symlink_to(path)
-    write_mask_set("hard", 30, 64, 0, tmp_path / "masks")
+    count = len(list(held_out.iterdir()))
+    write_mask_set("hard", count, 64, 0, tmp_path / "masks")
     pairs = load_pairs(held_out, tmp_path / "masks", 64)
-    ours = pixel_scores(pairs, fill_pairs(Inpainter(MODEL, "cpu").method, pairs))
-    assert len(pairs) == 30
+    ours = pixel_scores(pairs, fill_pairs(Inpainter(demo.path, "cpu").method, pairs))
+    assert len(pairs) == count >= 30
     for classic in ("telea", "ns"):
         theirs = pixel_scores(pairs, fill_pairs(ClassicFill(classic), pairs))
         assert ours["PSNR"] > theirs["PSNR"] and ours["SSIM"] > theirs["SSIM"], (classic, ours, theirs)
 
 
-def test_the_demo_model_names_its_data_terms():
-    assert "CelebA-HQ" in Inpainter(MODEL, "cpu").data_terms and "non-commercial" in Inpainter(MODEL, "cpu").data_terms
+@each_demo
+def test_the_demo_model_names_its_data_terms(demo):
+    terms = Inpainter(demo.path, "cpu").data_terms
+    assert demo.terms in terms and "non-commercial" in terms
 
 
 @pytest.mark.skipif(not FACES.is_dir(), reason="../shared/data/faces is not here")

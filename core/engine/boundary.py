@@ -30,9 +30,10 @@ MAX_BAND = 32
 """The band's width at most, in full-resolution pixels (keeps the continuation's cost small on large photos)."""
 SOLVED = 1.5
 """The continuation is solved within SOLVED·W of the known pixels (on the same faces 1.5 scored as 2, 1.2 lower)."""
-RADIUS = 3
-"""The neighbourhood radius of the Navier–Stokes continuation, in pixels (on the same faces as good as 5,
-at half the cost: the 48-px band around a 1095-px hole takes 0.19 s on one core)."""
+RADIUS = 2
+"""The neighbourhood radius of the Navier–Stokes continuation, in pixels. On the same faces radius 2
+scored as 3 and 5 (hard masks 20.83 dB, SSIM 0.7398, against 20.82 and 0.7396 at 3) at a quarter less
+time than 3 and half that of 5; radius 1 lost 0.001–0.003 SSIM."""
 
 
 def band_width(factor: int) -> int:
