@@ -223,6 +223,7 @@ def open_main_window(qtbot, user_data, answers, settings_path):
         qtbot.addWidget(window)
         window.show()
         qtbot.waitUntil(lambda: window.engine.inpainter is not None and not window.engine.busy, timeout=30000)
+        qtbot.waitUntil(lambda: window.engine.cuda_available is not None, timeout=30000)
         windows.append(window)
         return window
 

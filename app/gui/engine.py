@@ -63,17 +63,24 @@ class EngineWorker(EngineAnswers):
             return False, None
 
     @Slot(object, str, str, str)
-    def load_model(self, checkpoint: Path | None, device: str, method: str, runtime: str) -> None:
+    def load_model(self, checkpoint: Path | None, device: str, method: str = MODEL, runtime: str = "torch") -> None:
         """Load as Inpainter does, on the CPU where CUDA was asked for and is missing. The first load
-        answers devices_checked first: whether CUDA is usable (this imports torch here, not in the GUI thread)."""
-        if self._cuda is None:
-            self._cuda = cuda_available()
-            self.devices_checked.emit(self._cuda)
+        also answers devices_checked, whether CUDA is usable (which imports torch: here, not in the GUI
+        thread), before loading where CUDA is asked for, else after answering, so that a classic fill
+        is ready at once."""
+        if device == "cuda":
+            self._check_devices()
         device = "cpu" if device == "cuda" and not self._cuda else device
         ok, inpainter = self._run(lambda: Inpainter(checkpoint, device, method, runtime, openvino_cache_dir()), self.model_failed.emit)
         if ok:
             self.inpainter = inpainter
             self.model_loaded.emit(inpainter)
+        self._check_devices()
+
+    def _check_devices(self) -> None:
+        if self._cuda is None:
+            self._cuda = cuda_available()
+            self.devices_checked.emit(self._cuda)
 
     @Slot(int, object, object, str, object, int, float, object)
     def fill(
@@ -134,8 +141,8 @@ class Engine(EngineAnswers):
         self.worker.batch_failed.connect(self._batch_failed)
         self._thread.start()
         self.inpainter: Inpainter | None = None
-        self.cuda_available = False
-        """Whether a CUDA device is usable: False until the worker has checked (devices_checked)."""
+        self.cuda_available: bool | None = None
+        """Whether a CUDA device is usable; None until the worker has checked (devices_checked)."""
         self._busy = False
         self._next_job = 0
 

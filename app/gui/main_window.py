@@ -117,7 +117,7 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
                 and (not filling or action not in self._change_image)
                 and (has_image or action not in self._need_image)
             )
-        self.device_actions["cuda"].setEnabled(not busy and self.engine.cuda_available)
+        self.device_actions["cuda"].setEnabled(not busy and self.engine.cuda_available is True)
         self._offer_default_model()
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)
