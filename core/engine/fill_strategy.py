@@ -213,11 +213,22 @@ def _shrink_known(patch: np.ndarray, hole: np.ndarray, size: int) -> tuple[np.nd
     the known pixels under it (within a level or two), a hole where fewer than half of them are known."""
     if size == patch.shape[0]:
         return patch, hole
-    known = (~hole).view(np.uint8)
-    total = cv2.resize(patch * known[..., None], (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    share = cv2.resize(known * np.uint8(255), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    small = np.clip(total / np.maximum(share, 1 / 255)[..., None], 0, 255).round().astype(np.uint8)
-    return small, share < 0.5
+    small = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    factor = patch.shape[0] // size
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    small_hole = np.zeros((size, size), bool)
+    if len(rows) == 0:
+        return small, small_hole
+    # Only cells with hole pixels differ from the plain mean: the known pixels' mean is computed over their box alone.
+    top, bottom, left, right = rows[0] // factor, rows[-1] // factor + 1, cols[0] // factor, cols[-1] // factor + 1
+    block = np.s_[top * factor : bottom * factor, left * factor : right * factor]
+    known = (~hole[block]).view(np.uint8)
+    cells_size = (right - left, bottom - top)
+    total = cv2.resize(patch[block] * known[..., None], cells_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    share = cv2.resize(known * np.uint8(255), cells_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    small[top:bottom, left:right] = np.clip(total / np.maximum(share, 1 / 255)[..., None], 0, 255).round().astype(np.uint8)
+    small_hole[top:bottom, left:right] = share < 0.5
+    return small, small_hole
 
 
 def _paste(filled: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, window: Window) -> None:
