@@ -157,3 +157,24 @@ def test_a_model_fills_a_batch_of_windows_in_one_pass_as_it_does_on_cuda(tiny_ch
     assert len(plan_windows(hole, "crop", 32)) == 3
     first, again = (fill_rgb8(inpainter.method, rgb, hole, "crop", seed=4) for _ in range(2))
     assert np.array_equal(first, again) and np.array_equal(first[~hole], rgb[~hole]) and not np.array_equal(first[hole], rgb[hole])
+
+
+def test_a_detail_window_shrinks_to_the_mean_of_its_known_pixels_and_marks_mostly_hole_cells():
+    from core.engine.fill_strategy import _shrink_known
+
+    rng = np.random.default_rng(4)
+    patch = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)
+    hole = np.zeros((96, 96), bool)
+    hole[20:50, 30:77] = True
+    hole[60, 5:40] = True
+    small, small_hole = _shrink_known(patch, hole, 12)
+    cells = patch.reshape(12, 8, 12, 8, 3).transpose(0, 2, 1, 3, 4).reshape(12, 12, 64, 3).astype(float)
+    known = ~hole.reshape(12, 8, 12, 8).transpose(0, 2, 1, 3).reshape(12, 12, 64)
+    for r in range(12):
+        for c in range(12):
+            assert small_hole[r, c] == (known[r, c].mean() < 0.5)
+            if not small_hole[r, c]:
+                expected = cells[r, c][known[r, c]].mean(axis=0)
+                # the area means (of the pixels and of the known share) are stored in 8 bits before the division
+                assert np.abs(small[r, c] - expected).max() <= 1 + 1 / known[r, c].mean(), (r, c)
+    assert small_hole.sum() == 18 and not small_hole[7, 0]

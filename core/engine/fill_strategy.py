@@ -210,7 +210,8 @@ def _prepare(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray, window: Win
 
 def _shrink_known(patch: np.ndarray, hole: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(S, S, 3) uint8 and (S, S) bool -> the same at `size` (a divisor of S): each pixel the mean of
-    the known pixels under it (within a level or two), a hole where fewer than half of them are known."""
+    the known pixels under it (within three levels: it is stored in 8 bits before the division by the
+    known share), a hole where fewer than half of them are known."""
     if size == patch.shape[0]:
         return patch, hole
     small = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
