@@ -127,8 +127,10 @@ def _probe_inputs(model: InvertFill) -> list[tuple[Tensor, Tensor, Tensor, list[
 
 def _psnr_8bit(a: Tensor, b: Tensor) -> float:
     """PSNR (dB) between two [-1, 1] images after rounding both to 8 bits, as the fill writes them."""
-    to8 = lambda x: ((x.float().clamp(-1, 1) + 1) * 127.5).round()  # noqa: E731
-    mse = (to8(a) - to8(b)).square().mean().item()
+    def eight_bit(x: Tensor) -> Tensor:
+        return ((x.float().clamp(-1, 1) + 1) * 127.5).round()
+
+    mse = (eight_bit(a) - eight_bit(b)).square().mean().item()
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
