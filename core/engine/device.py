@@ -45,7 +45,8 @@ def device_summary(device: torch.device) -> str:
 
 
 def inference_dtype(device: torch.device) -> torch.dtype:
-    """Half precision on CUDA, fp32 on the CPU (where bf16 is slower; see benchmarks/)."""
+    """Half precision on CUDA, fp32 on the CPU: torch's CPU reference. (Torch bf16 took 0.68× fp32's time
+    on an AVX512-BF16 CPU, benchmarks/fill_cpu.py; the faster CPU path is OpenVINO, core.engine.model_runtime.)"""
     import torch
 
     return torch.float16 if device.type == "cuda" else torch.float32
