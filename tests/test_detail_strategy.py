@@ -45,7 +45,7 @@ def test_a_scene_model_sees_a_few_times_the_hole_and_known_pixels_stay_exact():
     windows, notes = plan_detail_windows(method, rgb, hole)
     assert notes == [] and len(windows) == 1
     window = windows[0]
-    assert window.side == 256 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
+    assert window.side == 128 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
     assert window.top <= 160 and window.top + window.side >= 240 and window.left <= 260 and window.left + window.side >= 340
     out = fill_rgb8(method, rgb, hole)
     assert method.sizes == [32] and np.array_equal(out[~hole], rgb[~hole])

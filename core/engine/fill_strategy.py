@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 
 CONTEXT = 2.0
 """A crop window's side is CONTEXT times the hole region's larger side (at least the model size)."""
-SCENE_CONTEXT = 3.0
-"""With `detail`, a scene model's window is SCENE_CONTEXT times the hole region's larger side."""
+SCENE_CONTEXT = 1.5
+"""With `detail`, a scene model's window is SCENE_CONTEXT times the hole region's larger side (rounded
+up to a multiple of the model's size). Chosen with the 64-px general model on 40 photos of general512
+outside the evaluation set, at 512 px: 1.5 scored best of 1, 1.5, 2 and 3 on hard masks (19.81 dB,
+SSIM 0.701 against 19.63 and 0.691 at 3), and beat 3 on extreme and all masks; a wider window is
+filled at a higher factor, and the detail step has more to bridge."""
 PORTRAIT = 0.8
 """With `detail`, a face whose aligned square spans this share of the image's shorter side makes
 the image a portrait: the window is the whole image."""
