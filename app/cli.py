@@ -17,12 +17,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.engine.progress import Progress, ProgressCallback
 from core.errors import InvertFillError
 from core.wording import counted, rough_duration
 
 from .cli_parser import BATCH_FORMATS, build_parser
+
+if TYPE_CHECKING:
+    from core.engine.inpainter import Inpainter
 
 EXIT_OK, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -31,7 +35,7 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
-def _inpainter(args: argparse.Namespace):
+def _inpainter(args: argparse.Namespace) -> Inpainter:
     """The Inpainter that fill and batch ask for; notes of its loading (a fallback) go to stderr."""
     from app.user_data import openvino_cache_dir
     from core.engine.inpainter import Inpainter

@@ -84,7 +84,7 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
         self.undo_stack.canRedoChanged.connect(self._update_enabled)
         self.undo_stack.indexChanged.connect(self._update_enabled)
         self.engine.busy_changed.connect(self._update_enabled)
-        self.engine.devices_checked.connect(self._show_devices)
+        self.engine.devices_checked.connect(self._update_enabled)
         self.engine.model_loaded.connect(self._model_loaded)
         self.engine.model_failed.connect(self._model_failed)
         self.engine.fill_finished.connect(self._fill_finished)
@@ -117,7 +117,10 @@ class MainWindow(WindowActions, FileHandling, FillControl, ModelControl, QMainWi
                 and (not filling or action not in self._change_image)
                 and (has_image or action not in self._need_image)
             )
-        self.device_actions["cuda"].setEnabled(not busy and self.engine.cuda_available is True)
+        # Device → CUDA is offered once the engine's worker has found a usable CUDA device.
+        cuda = self.engine.cuda_available is True
+        self.device_actions["cuda"].setEnabled(not busy and cuda)
+        self.device_actions["cuda"].setStatusTip("" if cuda else "no usable CUDA device on this machine (or not checked yet)")
         self._offer_default_model()
         classic = self.engine.inpainter is None or self.engine.inpainter.is_classic
         self.variations_action.setEnabled(self.variations_action.isEnabled() and not classic)

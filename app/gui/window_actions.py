@@ -79,7 +79,6 @@ class WindowActions:
         for action in self.device_actions.values():
             action.setCheckable(True)
             devices.addAction(action)
-        self._show_devices(False)
         self.finetune_action = self._action("&Fine-tune for my images…", self.open_finetune_wizard, tip="adapt the model to your own photos")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, keys.HelpContents)
         self.about_action = self._action("&About", self.show_about)

@@ -77,11 +77,6 @@ class ModelControl:
         self.model_label.setText("Loading model…" if method == MODEL else "Preparing the fill…")
         self.engine.load_model(checkpoint, device, method, self.preferences.runtime)
 
-    def _show_devices(self, cuda: bool) -> None:
-        """Device → CUDA is offered once the engine has found a usable CUDA device."""
-        self.device_actions["cuda"].setEnabled(cuda and not self.engine.busy)
-        self.device_actions["cuda"].setStatusTip("" if cuda else "no usable CUDA device on this machine (or not checked yet)")
-
     def _runtime_changed(self) -> None:
         """Preferences changed the runtime: the loaded model loads again with it."""
         inpainter = self.engine.inpainter
