@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.engine.classic_fill import ClassicFill
-from core.engine.fill_strategy import CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, fill_rgb8, plan_detail_windows
+from core.engine.fill_strategy import CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, SCENE_CONTEXT_LARGE, fill_rgb8, plan_detail_windows
 from core.io.image_io import read_image
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
@@ -45,12 +45,25 @@ def test_a_scene_model_sees_a_few_times_the_hole_and_known_pixels_stay_exact():
     windows, notes = plan_detail_windows(method, rgb, hole)
     assert notes == [] and len(windows) == 1
     window = windows[0]
-    assert window.side == 128 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
+    assert window.side == 256 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
     assert window.top <= 160 and window.top + window.side >= 240 and window.left <= 260 and window.left + window.side >= 340
     out = fill_rgb8(method, rgb, hole)
     assert method.sizes == [32] and np.array_equal(out[~hole], rgb[~hole])
     middle = out[196:204, 296:304].astype(int)
     assert np.abs(middle.mean() - 77) < 15, "deeper than the outer band, the low band is the method's fill and the detail only adds texture"
+
+
+def test_a_scene_model_gets_a_narrower_window_where_three_times_the_hole_would_pass_the_image():
+    """A 400-px hole in a 512-px photo: 3× would be a 1200-px window of mostly mirrored border, shown to a
+    64-px model at a 19th of its size; it gets 1.5× the hole (600, rounded up to 640) instead."""
+    rgb = photo(512, 512)
+    hole = np.zeros((512, 512), bool)
+    hole[50:450, 60:460] = True
+    method = FlatFill(64, "scene")
+    (window,), _ = plan_detail_windows(method, rgb, hole)
+    assert window.side == 640 == -(-SCENE_CONTEXT_LARGE * 400 // 64) * 64 and window.work == 64
+    out = fill_rgb8(method, rgb, hole)
+    assert method.sizes == [64] and np.array_equal(out[~hole], rgb[~hole])
 
 
 def test_a_faces_model_with_no_face_in_view_says_so_and_fills_the_whole_image():
