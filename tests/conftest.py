@@ -209,6 +209,13 @@ def settings_path(user_data):
 
 
 @pytest.fixture
+def no_default_model(monkeypatch):
+    """A build without the embedded default model: the engine and the app fall back to the classic fill."""
+    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: None)
+    monkeypatch.setattr("app.gui.window_model.default_model_path", lambda: None)
+
+
+@pytest.fixture
 def open_main_window(qtbot, user_data, answers, settings_path):
     """Factory: a shown MainWindow (offscreen) on `model` and the CPU, with its model loaded."""
     from PySide6.QtCore import QSettings

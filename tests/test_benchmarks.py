@@ -47,3 +47,13 @@ def test_train_speed_times_each_compile_setting_at_the_asked_resolution(tmp_path
     assert '"resolution":32' in next(line for line in lines if line.startswith("stage 1 settings"))
     assert lines[-3] == "| code | compile | stage 2 images/s | vs first | stage 2 warm-up s |"
     assert lines[-1].startswith(f"| {ROOT} | off | ") and lines[-1].endswith(" |") and " | 1.00x | " in lines[-1]
+
+
+def test_scene_tiles_times_the_default_model_with_and_without_its_tiles():
+    result = subprocess.run([sys.executable, "benchmarks/scene_tiles.py", "--sizes", "512", "--runs", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    header, _, row = result.stdout.splitlines()[-3:]
+    assert header == "| size | windows | tiles | without tiles s | with tiles s | ratio |"
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "512²" and int(cells[1]) >= 1 and int(cells[2]) >= 1 and float(cells[3]) > 0 and float(cells[4]) > 0

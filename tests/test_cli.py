@@ -48,8 +48,8 @@ def test_fill_writes_the_output_and_keeps_known_pixels(capsys, photo_and_mask, m
     assert np.array_equal(filled[~hole], original[~hole]) and not np.array_equal(filled[hole], original[hole])
 
 
-def test_the_classic_fallback_is_named_in_the_output(capsys, photo_and_mask, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: None)
+@pytest.mark.usefixtures("no_default_model")
+def test_the_classic_fallback_is_named_in_the_output(capsys, photo_and_mask, tmp_path):
     image, mask = photo_and_mask
     code, out, _ = run(capsys, "fill", image, mask, "-o", tmp_path / "out.png")
     assert code == 0 and "classic OpenCV fill (Telea): no InvertFill model was found" in out

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from core.engine.classic_fill import ClassicFill
-from core.engine.fill_strategy import CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, SCENE_CONTEXT_LARGE, fill_rgb8, plan_detail_windows
+from core.engine import window_plan
+from core.engine.fill_strategy import fill_rgb8
+from core.engine.window_plan import (
+    CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, TILE_CONTEXT, plan_detail_windows, plan_scene_tiles)
 from core.io.image_io import read_image
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
@@ -53,17 +56,98 @@ def test_a_scene_model_sees_a_few_times_the_hole_and_known_pixels_stay_exact():
     assert np.abs(middle.mean() - 77) < 15, "deeper than the outer band, the low band is the method's fill and the detail only adds texture"
 
 
-def test_a_scene_model_gets_a_narrower_window_where_three_times_the_hole_would_pass_the_image():
-    """A 400-px hole in a 512-px photo: 3× would be a 1200-px window of mostly mirrored border, shown to a
-    64-px model at a 19th of its size; it gets 1.5× the hole (600, rounded up to 640) instead."""
-    rgb = photo(512, 512)
-    hole = np.zeros((512, 512), bool)
-    hole[50:450, 60:460] = True
+def test_a_scene_model_s_window_is_the_image_where_three_times_the_hole_would_pass_it():
+    """A 400-px hole in a 480×512 photo: 3× would be a 1200-px window of mostly mirrored border, shown to a
+    64-px model at a 19th of its size; it gets the image's larger side instead (and no tiles: the hole is
+    as thick as it is wide)."""
+    rgb = photo(480, 512)
+    hole = np.zeros((480, 512), bool)
+    hole[40:440, 56:456] = True
     method = FlatFill(64, "scene")
     (window,), _ = plan_detail_windows(method, rgb, hole)
-    assert window.side == 640 == -(-SCENE_CONTEXT_LARGE * 400 // 64) * 64 and window.work == 64
+    assert (window.top, window.left, window.side, window.work) == (-16, 0, 512, 64) and SCENE_CONTEXT * 400 > 512
     out = fill_rgb8(method, rgb, hole)
     assert method.sizes == [64] and np.array_equal(out[~hole], rgb[~hole])
+
+
+class CountingFill(FlatFill):
+    """Paints its first window's hole 60 and every later one's 100."""
+
+    def fill_windows(self, patches, holes, seed, variation):
+        value = 60 if not self.sizes else 100
+        self.sizes += [patch.shape[0] for patch in patches]
+        return [np.where(hole[..., None], value, patch).astype(np.uint8) for patch, hole in zip(patches, holes)]
+
+
+def strokes(side: int, width: int) -> np.ndarray:
+    """(side, side) bool: two horizontal strokes and one vertical stroke across the whole image."""
+    hole = np.zeros((side, side), bool)
+    for start in (side // 4, 3 * side // 4):
+        hole[start - width // 2 : start + width // 2] = True
+    hole[:, side // 2 - width // 2 : side // 2 + width // 2] = True
+    return hole
+
+
+def test_a_scene_model_fills_strokes_across_the_photo_also_in_tiles_and_takes_the_mean():
+    """Strokes 120 px wide across a flat 1024-px photo: the window over the whole region (factor 24) paints 60,
+    tiles of 1.5× the region's thickness paint 100 (where the strokes cross, a hole pixel lies 85 px from the
+    photo: 256-px tiles, factor 4); beyond both boundary bands the result is 80."""
+    rgb = np.full((1024, 1024, 3), 128, np.uint8)
+    hole = strokes(1024, 120)
+    tiles = plan_scene_tiles(hole, 64)
+    assert tiles and {tile.side for tile in tiles} == {256} and 256 - 64 < TILE_CONTEXT * 2 * 85 <= 256
+    covered = np.zeros_like(hole)
+    for tile in tiles:
+        top, left, bottom, right = tile.core
+        assert tile.top <= top < bottom <= tile.top + tile.side and tile.left <= left < right <= tile.left + tile.side
+        covered[top:bottom, left:right] = True
+    assert covered[hole].all(), "the tiles' cores cover every hole pixel of the region"
+    method = CountingFill(64, "scene")
+    out = fill_rgb8(method, rgb, hole)
+    assert method.sizes == [64] * (1 + len(tiles)) and np.array_equal(out[~hole], rgb[~hole])
+    assert np.abs(out[250:262, 100:200].astype(int) - 80).max() <= 2 and np.abs(out[100:200, 506:518].astype(int) - 80).max() <= 2
+
+
+def test_a_compact_hole_or_a_hole_as_thick_as_it_is_wide_gets_no_tiles():
+    small = np.zeros((512, 512), bool)
+    small[100:160, 200:260] = True
+    box = np.zeros((512, 512), bool)
+    box[50:450, 60:460] = True
+    assert plan_scene_tiles(small, 64) == [] and plan_scene_tiles(box, 64) == []
+
+
+def test_without_tiles_the_same_strokes_are_the_region_window_s_fill_alone(monkeypatch):
+    monkeypatch.setattr(window_plan, "TILE_CONTEXT", 100.0)
+    method = CountingFill(64, "scene")
+    out = fill_rgb8(method, np.full((1024, 1024, 3), 128, np.uint8), strokes(1024, 120))
+    assert method.sizes == [64] and np.abs(out[250:262, 100:200].astype(int) - 60).max() <= 3
+
+
+class RecordingFill(FlatFill):
+    """Keeps every window it is given, with its hole."""
+
+    def __init__(self, resolution, framing):
+        super().__init__(resolution, framing)
+        self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fill_windows(self, patches, holes, seed, variation):
+        self.seen += list(zip(patches, holes))
+        return super().fill_windows(patches, holes, seed, variation)
+
+
+@pytest.mark.parametrize("strategy", ["detail", "crop"])
+def test_what_lies_under_a_hole_at_the_border_never_shows_as_context_in_a_mirrored_window(strategy):
+    """A bright object at the top border of a wide grey photo, under the hole: a window taller than the
+    photo mirrors it, and the mirrored object must be hole too, or the fill would paint it back."""
+    rgb = np.full((200, 480, 3), 100, np.uint8)
+    hole = np.zeros((200, 480), bool)
+    hole[0:60, 200:320] = True
+    rgb[hole] = 250
+    method = RecordingFill(64, "scene")
+    fill_rgb8(method, rgb, hole, strategy)
+    assert method.seen and all(patch.shape[0] == 64 for patch, _ in method.seen)
+    for patch, patch_hole in method.seen:
+        assert patch[~patch_hole].max() < 120, "a known pixel of the window carries the object under the hole"
 
 
 def test_a_faces_model_with_no_face_in_view_says_so_and_fills_the_whole_image():

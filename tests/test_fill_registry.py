@@ -83,6 +83,7 @@ def test_the_command_line_fills_with_a_classic_method_and_evaluates_patchmatch_b
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| Telea", "| Navier–Stokes", "| PatchMatch"]
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_the_model_menu_offers_the_classic_fills_and_remembers_the_choice(open_main_window, qtbot):
     window = open_main_window()
     window.model_menu.aboutToShow.emit()

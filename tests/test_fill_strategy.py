@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.engine.classic_fill import ClassicFill
-from core.engine.fill_strategy import fill_rgb8, plan_windows, window_seed
+from core.engine.fill_strategy import fill_rgb8, window_seed
+from core.engine.window_plan import plan_windows
 from core.errors import InvertFillError
 
 

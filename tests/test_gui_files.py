@@ -235,6 +235,7 @@ def test_batch_with_the_canvas_mask_for_every_image(open_main_window, tiny_check
     assert "resized the mask" in panel.summary.toPlainText()
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_a_batch_of_jpegs_writes_png_by_default_so_known_pixels_stay_exact_and_says_what_it_will_do(open_main_window, qtbot, tmp_path):
     window = open_main_window()
     (tmp_path / "photos").mkdir()
@@ -313,6 +314,7 @@ def test_help_lists_the_keyboard_shortcuts(open_main_window):
     assert rows["Undo"] == "Ctrl+Z" and rows["Cancel"] == "Esc"
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_the_shortcuts_list_plain_undo_after_a_fill_and_the_classic_fill_reports_no_seed(open_main_window, qtbot, tmp_path):
     window = open_main_window()
     write_photo(tmp_path / "a.png")

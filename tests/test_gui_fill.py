@@ -130,6 +130,7 @@ def test_the_variation_strength_in_preferences_sets_how_different_the_variations
     assert differences[0] < differences[1]
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_variations_need_a_model_because_the_classic_fill_gives_one_result(open_main_window, tmp_path):
     window = open_main_window()
     write_photo(tmp_path / "photo.png")
@@ -253,6 +254,7 @@ def test_a_corrupt_checkpoint_shows_an_error_and_keeps_the_loaded_model(window, 
     assert window.model_label.text() == "Model: tiny · 32 px · tests"
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_without_a_model_variations_say_why_they_are_off(open_main_window, tmp_path):
     from tests.gui_helpers import write_photo
 
@@ -264,6 +266,7 @@ def test_without_a_model_variations_say_why_they_are_off(open_main_window, tmp_p
     assert "Load checkpoint" in action.toolTip() and "Load checkpoint" in action.statusTip()
 
 
+@pytest.mark.usefixtures("no_default_model")
 def test_the_variations_button_keeps_its_label_when_a_model_loads(open_main_window, tiny_checkpoint, qtbot):
     """The toolbar must not shift when the model arrives: only the menu entry says "(needs a model)"."""
     window = open_main_window()

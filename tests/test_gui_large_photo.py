@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def large_photo_window(open_main_window, tmp_path):
+def large_photo_window(open_main_window, tmp_path, no_default_model):
     rng = np.random.default_rng(0)
     pixels = cv2.resize(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8), (4000, 3000), interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(tmp_path / "large.png"), pixels)

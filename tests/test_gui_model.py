@@ -74,7 +74,7 @@ def test_the_log_file_records_the_model_fills_errors_and_a_failed_training(app_l
 
 
 def test_a_faces_model_that_finds_no_face_says_so_first_in_the_status_bar(open_main_window, tiny_checkpoint, qtbot, tmp_path):
-    from core.engine.fill_strategy import NO_FACE
+    from core.engine.window_plan import NO_FACE
 
     faces_model = tmp_path / "faces.safetensors"
     export_checkpoint(tiny_checkpoint, faces_model, framing="aligned-face")

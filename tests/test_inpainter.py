@@ -131,8 +131,8 @@ def test_mask_of_another_size_is_resized_by_nearest_neighbour_with_a_note():
     assert fit_mask(mask, 10, 20) == (mask, None)
 
 
-def test_without_any_model_the_classic_fill_is_used_and_named(monkeypatch):
-    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: None)
+@pytest.mark.usefixtures("no_default_model")
+def test_without_any_model_the_classic_fill_is_used_and_named():
     inpainter = Inpainter(device="cpu")
     assert inpainter.is_classic
     picture = Picture(np.full((30, 30, 3), 120, np.uint8))

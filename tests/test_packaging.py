@@ -68,7 +68,7 @@ def test_the_frozen_app_passes_its_selftest_and_writes_nothing_into_the_bundle(f
     assert "InvertFill 32 px" in lines[1] and "known pixels identical" in lines[2]
     assert ("· OpenVINO" in lines[1]) == openvino_installed(), lines[1]
     lines = check_passed(selftest([str(bundle / "InvertFill")], tmp_path / "user"))
-    assert "classic OpenCV fill" in lines[1]
+    assert "InvertFill 64 px, general (default.safetensors)" in lines[1], "the bundle embeds the default model"
     assert bundle_files(bundle) == before and (tmp_path / "user" / "logs" / "invertfill.log").is_file()
 
 

@@ -1,6 +1,7 @@
-"""The bundled demos (resources/models/*-demo.safetensors): the faces demo, the first model in the suite
-that has learned something (training/recipes/faces64, 270 CelebA-HQ faces), and the general demo
-(training/recipes/general64, 2,005 everyday photos); docs/reproduction.md tells both."""
+"""The bundled models: the default (resources/models/default.safetensors), the general model of
+training/recipes/general64 (2,005 everyday photos), and the faces demo (resources/models/faces64-demo.safetensors),
+the first model in the suite that learned something (training/recipes/faces64, 270 CelebA-HQ faces);
+docs/reproduction.md tells both."""
 
 import hashlib
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from core.engine.classic_fill import ClassicFill
 from core.engine.inpainter import Inpainter
 from core.io.checkpoint import load_checkpoint
 from core.io.image_io import Picture, read_image
-from core.io.resources import demo_models, resource_path
+from core.io.resources import default_model_path, demo_models, resource_path
 from training.data import image_files
 from training.evaluation import fill_pairs, load_pairs, pixel_scores, write_mask_set
 from training.stage2 import finetune_config
@@ -25,35 +26,43 @@ FACES = DATA / "faces" / "celebahq256"
 
 
 @dataclass(frozen=True)
-class Demo:
-    """A shipped demo and what it must be: its domain, framing, a name in its data terms, and the folder
-    whose every 10th photo (by name) its recipe held out."""
+class Shipped:
+    """A shipped model and what it must be: its domain, framing, a name in its data terms, the folder
+    whose every 10th photo (by name) its recipe held out, and whether it is the default (else a demo)."""
 
     file: str
     domain: str
     framing: str
     terms: str
     photos: Path
+    default: bool = False
 
     @property
     def path(self) -> Path:
         return resource_path("models", self.file)
 
 
-DEMOS = [
-    Demo("faces64-demo.safetensors", "faces", "aligned-face", "CelebA-HQ", FACES),
-    Demo("general64-demo.safetensors", "general", "scene", "Places365", DATA / "scenes" / "scenery512"),
+SCENERY = DATA / "scenes" / "scenery512"
+SHIPPED = [
+    Shipped("faces64-demo.safetensors", "faces", "aligned-face", "CelebA-HQ", FACES),
+    Shipped("default.safetensors", "general", "scene", "Places365", SCENERY, default=True),
 ]
-MODEL = DEMOS[0].path
-each_demo = pytest.mark.parametrize("demo", DEMOS, ids=[demo.domain for demo in DEMOS])
+MODEL = SHIPPED[0].path
+each_demo = pytest.mark.parametrize("demo", SHIPPED, ids=[demo.domain for demo in SHIPPED])
 
 
 @each_demo
-def test_the_demo_model_is_the_checked_in_file_and_the_model_menu_lists_it(demo):
+def test_the_shipped_model_is_the_checked_in_file_and_the_model_menu_offers_it(demo):
     recorded = demo.path.with_name(demo.file + ".sha256").read_text().split()[0]
     assert hashlib.sha256(demo.path.read_bytes()).hexdigest() == recorded
     assert demo.path.stat().st_size <= 15 * 2**20
-    assert demo.path in demo_models()
+    assert (default_model_path() == demo.path) if demo.default else (demo.path in demo_models())
+
+
+def test_the_engine_takes_the_default_model_with_no_flag():
+    inpainter = Inpainter(None, "cpu")
+    assert inpainter.checkpoint == default_model_path() and not inpainter.is_classic
+    assert inpainter.domain == "general" and inpainter.method.framing == "scene"
 
 
 @each_demo
@@ -72,12 +81,12 @@ def test_the_demo_model_loads_as_a_64_px_model_of_its_domain(demo):
     assert not inpainter.is_classic and inpainter.resolution == 64 and inpainter.domain == demo.domain
 
 
-@each_demo
-def test_the_demo_model_fills_its_held_out_photos_better_than_the_classic_fills(demo, tmp_path):
-    """The recipe's held-out photos of the folder (every 10th by name) at 64 px and seeded `hard` masks;
-    PSNR and SSIM on the composite, against OpenCV's Telea and Navier-Stokes fills."""
-    if not demo.photos.is_dir():
-        pytest.skip(f"{demo.photos} is not here")
+@pytest.mark.skipif(not FACES.is_dir(), reason="../shared/data/faces is not here")
+def test_the_faces_demo_fills_its_held_out_faces_better_than_the_classic_fills(tmp_path):
+    """The recipe's held-out faces (every 10th by name) at 64 px, the demo's own size, and seeded `hard`
+    masks; PSNR and SSIM on the composite, against OpenCV's Telea and Navier-Stokes fills. (The general
+    model is held to its issue's bar at 512 px, below: at its own size it trails them, docs/reproduction.md.)"""
+    demo = SHIPPED[0]
     held_out = tmp_path / "heldout"
     held_out.mkdir()
     for path in image_files(demo.photos)[9::10]:
@@ -87,6 +96,22 @@ def test_the_demo_model_fills_its_held_out_photos_better_than_the_classic_fills(
     pairs = load_pairs(held_out, tmp_path / "masks", 64)
     ours = pixel_scores(pairs, fill_pairs(Inpainter(demo.path, "cpu").method, pairs))
     assert len(pairs) == count >= 30
+    for classic in ("telea", "ns"):
+        theirs = pixel_scores(pairs, fill_pairs(ClassicFill(classic), pairs))
+        assert ours["PSNR"] > theirs["PSNR"] and ours["SSIM"] > theirs["SSIM"], (classic, ours, theirs)
+
+
+@pytest.mark.skipif(not SCENERY.is_dir(), reason="../shared/data/scenes is not here")
+def test_the_default_model_fills_held_out_photos_at_512_px_better_than_the_classic_fills(tmp_path):
+    """12 of the recipe's held-out scenery photos at 512 px with seeded `hard` masks, every method with the
+    default strategy: PSNR and SSIM on the composite (22.25 dB, 0.745 against Telea's 21.95, 0.740)."""
+    held_out = tmp_path / "heldout"
+    held_out.mkdir()
+    for path in image_files(SHIPPED[1].photos)[9::10][:12]:
+        (held_out / path.name).symlink_to(path)
+    write_mask_set("hard", 12, 512, 0, tmp_path / "masks")
+    pairs = load_pairs(held_out, tmp_path / "masks", 512)
+    ours = pixel_scores(pairs, fill_pairs(Inpainter(None, "cpu").method, pairs))
     for classic in ("telea", "ns"):
         theirs = pixel_scores(pairs, fill_pairs(ClassicFill(classic), pairs))
         assert ours["PSNR"] > theirs["PSNR"] and ours["SSIM"] > theirs["SSIM"], (classic, ours, theirs)
