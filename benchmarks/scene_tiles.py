@@ -1,6 +1,6 @@
 """What a scene model's tiles cost (not a test): the default model fills a photo under a seeded
 `hard` mask (strokes and boxes over half of it) with the default `detail` strategy, with and
-without the tiles over a large hole region (core.engine.window_plan.plan_scene_tiles), side by side.
+without the tiles over a large hole region (core.engine.window_plan.plan_detail), side by side.
 
     python benchmarks/scene_tiles.py [--photo PHOTO] [--sizes 512 2048 4000] [--runs 3]
 
@@ -63,14 +63,13 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for size in args.sizes:
         rgb8, hole = photo_and_hole(args.photo, size)
-        windows, _ = window_plan.plan_detail_windows(method, rgb8, hole)
-        tiles = window_plan.plan_scene_tiles(hole, method.resolution)
+        plan = window_plan.plan_detail(method, rgb8, hole)
         window_plan.TILE_CONTEXT = 1e9  # wider than any window: no tiles
         alone = timed(method, rgb8, hole, args.runs)
         window_plan.TILE_CONTEXT = tile_context
         both = timed(method, rgb8, hole, args.runs)
         label = "4000×3000" if size == 4000 else f"{size}²"
-        print(f"| {label} | {len(windows)} | {len(tiles)} | {alone:.2f} | {both:.2f} | {both / alone:.2f} |", flush=True)
+        print(f"| {label} | {len(plan.windows)} | {len(plan.tiles)} | {alone:.2f} | {both:.2f} | {both / alone:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from core.engine.classic_fill import ClassicFill
 from core.engine import window_plan
 from core.engine.fill_strategy import fill_rgb8
 from core.engine.window_plan import (
-    CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, TILE_CONTEXT, plan_detail_windows, plan_scene_tiles)
+    CLASSIC_HOLE_PIXELS, FACE_ELSEWHERE, NO_FACE, SCENE_CONTEXT, TILE_CONTEXT, plan_detail)
 from core.io.image_io import read_image
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "celebahq256"
@@ -45,7 +45,8 @@ def test_a_scene_model_sees_a_few_times_the_hole_and_known_pixels_stay_exact():
     hole = np.zeros((400, 600), bool)
     hole[160:240, 260:340] = True
     method = FlatFill(32, "scene")
-    windows, notes = plan_detail_windows(method, rgb, hole)
+    plan = plan_detail(method, rgb, hole)
+    windows, notes = plan.windows, plan.notes
     assert notes == [] and len(windows) == 1
     window = windows[0]
     assert window.side == 256 and window.work == 32 and window.side >= SCENE_CONTEXT * 80
@@ -64,7 +65,7 @@ def test_a_scene_model_s_window_is_the_image_where_three_times_the_hole_would_pa
     hole = np.zeros((480, 512), bool)
     hole[40:440, 56:456] = True
     method = FlatFill(64, "scene")
-    (window,), _ = plan_detail_windows(method, rgb, hole)
+    (window,) = plan_detail(method, rgb, hole).windows
     assert (window.top, window.left, window.side, window.work) == (-16, 0, 512, 64) and SCENE_CONTEXT * 400 > 512
     out = fill_rgb8(method, rgb, hole)
     assert method.sizes == [64] and np.array_equal(out[~hole], rgb[~hole])
@@ -94,7 +95,7 @@ def test_a_scene_model_fills_strokes_across_the_photo_also_in_tiles_and_takes_th
     photo: 256-px tiles, factor 4); beyond both boundary bands the result is 80."""
     rgb = np.full((1024, 1024, 3), 128, np.uint8)
     hole = strokes(1024, 120)
-    tiles = plan_scene_tiles(hole, 64)
+    tiles = plan_detail(FlatFill(64, "scene"), rgb, hole).tiles
     assert tiles and {tile.side for tile in tiles} == {256} and 256 - 64 < TILE_CONTEXT * 2 * 85 <= 256
     covered = np.zeros_like(hole)
     for tile in tiles:
@@ -113,7 +114,8 @@ def test_a_compact_hole_or_a_hole_as_thick_as_it_is_wide_gets_no_tiles():
     small[100:160, 200:260] = True
     box = np.zeros((512, 512), bool)
     box[50:450, 60:460] = True
-    assert plan_scene_tiles(small, 64) == [] and plan_scene_tiles(box, 64) == []
+    rgb, method = photo(512, 512), FlatFill(64, "scene")
+    assert plan_detail(method, rgb, small).tiles == [] and plan_detail(method, rgb, box).tiles == []
 
 
 def test_without_tiles_the_same_strokes_are_the_region_window_s_fill_alone(monkeypatch):
@@ -158,7 +160,7 @@ def test_a_faces_model_with_no_face_in_view_says_so_and_fills_the_whole_image():
     notes: list[str] = []
     out = fill_rgb8(method, rgb, hole, notes=notes)
     assert notes == [NO_FACE] and "classic fill" in NO_FACE
-    windows, _ = plan_detail_windows(method, rgb, hole)
+    windows = plan_detail(method, rgb, hole).windows
     assert [(w.side, w.work) for w in windows] == [(512, 64)] and method.sizes == [64]
     assert np.array_equal(out[~hole], rgb[~hole])
 
@@ -169,7 +171,8 @@ def test_a_faces_model_gets_the_whole_face_a_portrait_whole_and_a_face_in_a_scen
     hole = np.zeros((256, 256), bool)
     hole[60:80, 118:138] = True
     method = FlatFill(64, "aligned-face")
-    windows, notes = plan_detail_windows(method, face, hole)
+    plan = plan_detail(method, face, hole)
+    windows, notes = plan.windows, plan.notes
     assert notes == [] and [(w.top, w.left, w.side) for w in windows] == [(0, 0, 256)]
 
     scene = photo(900, 1200, 2)
@@ -177,7 +180,8 @@ def test_a_faces_model_gets_the_whole_face_a_portrait_whole_and_a_face_in_a_scen
     big_hole = np.zeros((900, 1200), bool)
     big_hole[360:380, 618:638] = True
     big_hole[800:820, 50:70] = True
-    windows, notes = plan_detail_windows(method, scene, big_hole)
+    plan = plan_detail(method, scene, big_hole)
+    windows, notes = plan.windows, plan.notes
     assert notes == [FACE_ELSEWHERE]
     face_window = next(w for w in windows if w.side < 900)
     assert 256 <= face_window.side <= 320 and abs(face_window.top + face_window.side / 2 - 428) < 30
@@ -188,7 +192,7 @@ def test_a_classic_fill_of_a_large_hole_in_a_large_photo_works_at_a_reduced_scal
     rgb = photo(3000, 4000, 3)
     hole = np.zeros((3000, 4000), bool)
     hole[1000:2095, 1500:2595] = True  # 10 % of the photo
-    windows, _ = plan_detail_windows(ClassicFill("telea"), rgb, hole)
+    windows = plan_detail(ClassicFill("telea"), rgb, hole).windows
     assert len(windows) == 1 and windows[0].side % windows[0].work == 0
     factor = windows[0].side // windows[0].work
     assert (1095 / factor) ** 2 <= 2 * CLASSIC_HOLE_PIXELS and factor >= 8
@@ -203,7 +207,7 @@ def test_two_holes_that_share_a_classic_window_are_filled_once():
     hole = np.zeros((256, 256), bool)
     hole[10:60, 20:220] = True
     hole[190:240, 30:230] = True
-    windows, _ = plan_detail_windows(ClassicFill("telea"), rgb, hole)
+    windows = plan_detail(ClassicFill("telea"), rgb, hole).windows
     assert len(windows) == 1 and windows[0].side >= 256 and windows[0].side // windows[0].work == 3
     out = fill_rgb8(ClassicFill("telea"), rgb, hole)
     assert np.array_equal(out[~hole], rgb[~hole]) and not np.array_equal(out[hole], rgb[hole])

@@ -24,7 +24,7 @@ from .boundary import band_width, continue_boundary
 from .choices import DEFAULT_STRATEGY
 from .detail import add_detail
 from .progress import Progress, ProgressCallback
-from .window_plan import Window, plan_detail_windows, plan_scene_tiles, plan_windows
+from .window_plan import Window, plan_detail, plan_windows
 
 if TYPE_CHECKING:
     from .fill_methods import FillMethod
@@ -120,20 +120,19 @@ def fill_rgb8(
     The windows go to the method `method.windows_per_pass` at a time (an InvertFill model on CUDA
     fills up to 16 in one forward pass), cut from the image as the earlier passes left it; each
     pastes the hole pixels that no window before it has filled, largest region first, so later
-    passes see the fills of earlier ones. Then a scene model's tiles (plan_scene_tiles) fill their
+    passes see the fills of earlier ones. Then a scene model's tiles (see plan_detail) fill their
     cores again, from the filled image with those cores' hole pixels as the hole, and the result there
     is the mean of both fills. Known pixels are copied unchanged.
     `cancel` is checked before and after every pass, so a cancel during the last one also returns None.
-    Notes for the user (see plan_detail_windows) are appended to `notes` when it is given.
+    Notes for the user (see plan_detail) are appended to `notes` when it is given.
     """
     assert rgb8.shape[:2] == hole.shape and rgb8.dtype == np.uint8, (rgb8.shape, hole.shape, rgb8.dtype)
     tiles: list[Window] = []
     if strategy == DEFAULT_STRATEGY:
-        windows, planned_notes = plan_detail_windows(method, rgb8, hole)
+        plan = plan_detail(method, rgb8, hole)
+        windows, tiles = plan.windows, plan.tiles
         if notes is not None:
-            notes.extend(planned_notes)
-        if method.resolution is not None and method.framing == "scene":
-            tiles = plan_scene_tiles(hole, method.resolution)
+            notes.extend(plan.notes)
     else:
         windows = plan_windows(hole, strategy, method.resolution)
     run = _WindowRun(method, strategy == DEFAULT_STRATEGY, seed, variation, len(windows) + len(tiles), progress, cancel)

@@ -112,7 +112,7 @@ def _hole_regions(hole: np.ndarray, resolution: int | None) -> list[tuple[int, i
 
 def plan_windows(hole: np.ndarray, strategy: str, resolution: int | None) -> list[Window]:
     """The windows that cover every hole pixel of `hole` (H, W) bool, largest region first
-    (`detail` is planned by `plan_detail_windows`, which also needs the image)."""
+    (`detail` is planned by `plan_detail`, which also needs the image)."""
     h, w = hole.shape
     if strategy == "full":
         if resolution is not None and (h, w) != (resolution, resolution):
@@ -174,13 +174,13 @@ def _thickness(hole: np.ndarray, region: tuple[int, int, int, int]) -> int:
     return int(np.ceil(2 * cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).max()))
 
 
-def plan_scene_tiles(hole: np.ndarray, resolution: int) -> list[Window]:
-    """The tiles (see TILE_CONTEXT) of a scene model at `resolution` over the large hole regions of `hole`
-    (H, W) bool, whose cores cover those regions' hole pixels; none where no region is large, or where
-    a region's tile would be as wide as its window."""
+def _scene_tiles(hole: np.ndarray, regions: list[tuple[int, int, int, int]], resolution: int) -> list[Window]:
+    """The tiles (see TILE_CONTEXT) of a scene model at `resolution` over the large ones of the hole
+    regions of `hole` (H, W) bool, whose cores cover those regions' hole pixels; none where no region is
+    large, or where a region's tile would be as wide as its window."""
     h, w = hole.shape
     tiles = []
-    for region in _hole_regions(hole, resolution):
+    for region in regions:
         if not _large_scene_region(region, h, w):
             continue
         side = -(-max(int(np.ceil(TILE_CONTEXT * _thickness(hole, region))), TILE_FACTOR * resolution) // resolution) * resolution
@@ -203,9 +203,19 @@ def _scene_side(region: tuple[int, int, int, int], h: int, w: int) -> int:
     return int(np.ceil(min(SCENE_CONTEXT * max(x1 - x0, y1 - y0), max(h, w))))
 
 
-def plan_detail_windows(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) -> tuple[list[Window], list[str]]:
-    """The `detail` windows for `method` over `rgb8` (H, W, 3) uint8 with `hole` (H, W) bool, largest
-    region first, and notes for the user (a faces model that finds no face says so)."""
+@dataclass(frozen=True)
+class DetailPlan:
+    """The `detail` windows, largest region first; a scene model's tiles over its large hole regions
+    (filled after the windows, the result there being the mean of both fills; else none); and notes
+    for the user (a faces model that finds no face says so)."""
+
+    windows: list[Window]
+    tiles: list[Window]
+    notes: list[str]
+
+
+def plan_detail(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) -> DetailPlan:
+    """The `detail` plan for `method` over `rgb8` (H, W, 3) uint8 with `hole` (H, W) bool."""
     h, w = hole.shape
     regions = _hole_regions(hole, method.resolution)
     if method.resolution is None:
@@ -216,13 +226,14 @@ def plan_detail_windows(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) 
             window = _around(y0, y1, x0, x1, side, h, w, work)
             if window not in windows:
                 windows.append(window)
-        return windows, []
+        return DetailPlan(windows, [], [])
     resolution = method.resolution
     if method.framing == "scene":
-        return [_around(*region, _scene_side(region, h, w), h, w, resolution) for region in regions], []
+        windows = [_around(*region, _scene_side(region, h, w), h, w, resolution) for region in regions]
+        return DetailPlan(windows, _scene_tiles(hole, regions, resolution), [])
     squares = [aligned_square(face) for face in find_faces(rgb8)]
     if not squares:
-        return [_whole_image(h, w, resolution)], [NO_FACE]
+        return DetailPlan([_whole_image(h, w, resolution)], [], [NO_FACE])
     windows, notes = [], []
     for y0, y1, x0, x1 in regions:
         holding = [square for square in squares if square.contains((y0 + y1) / 2, (x0 + x1) / 2)]
@@ -232,7 +243,7 @@ def plan_detail_windows(method: FillMethod, rgb8: np.ndarray, hole: np.ndarray) 
             window, notes = _whole_image(h, w, resolution), [FACE_ELSEWHERE]
         if window not in windows:
             windows.append(window)
-    return windows, notes
+    return DetailPlan(windows, [], notes)
 
 
 def _undilate(start: int, stop: int, merge: int, extent: int) -> tuple[int, int]:
