@@ -5,7 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine.detail import add_detail
+from core.engine.detail import CRISP_BLEND, SOFT_BLEND, _hat, split_bands
+
+
+def add_detail(window: np.ndarray, hole: np.ndarray, low: np.ndarray, blend: float = SOFT_BLEND) -> np.ndarray:
+    """The detail step's fill: the low band with the high band over the hole."""
+    bands = split_bands(window, hole, low, blend)
+    return bands.onto(bands.low)
 
 
 def textured(size: int, period: int) -> np.ndarray:
@@ -16,14 +22,21 @@ def textured(size: int, period: int) -> np.ndarray:
     return np.clip(ramp + checker[..., None], 0, 255).round().astype(np.uint8)
 
 
+def grain(size: int, seed: int) -> np.ndarray:
+    """(size, size, 3) uint8 grey grain: blurred noise around 128, no two places alike."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 30, (size, size)).astype(np.float32), (0, 0), 1.0)
+    return np.clip(128 + noise[..., None], 0, 255).round().astype(np.uint8).repeat(3, axis=2)
+
+
 def square_hole(size: int, top: int, side: int) -> np.ndarray:
     hole = np.zeros((size, size), bool)
     hole[top : top + side, top : top + side] = True
     return hole
 
 
+@pytest.mark.parametrize("blend", [SOFT_BLEND, CRISP_BLEND])
 @pytest.mark.parametrize("factor", [2, 4, 8])
-def test_the_fine_texture_of_the_known_pixels_is_carried_into_the_hole(factor):
+def test_the_fine_texture_of_the_known_pixels_is_carried_into_the_hole(factor, blend):
     """A perfect low-resolution fill (the truth, downscaled) upsampled alone loses the checker; the
     detail step puts it back: the hole is several times closer to the truth and as sharp."""
     size = 256
@@ -32,7 +45,7 @@ def test_the_fine_texture_of_the_known_pixels_is_carried_into_the_hole(factor):
     low = cv2.resize(truth, (size // factor,) * 2, interpolation=cv2.INTER_AREA)
     window = np.where(hole[..., None], 0, truth).astype(np.uint8)
     upsampled = cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC)
-    out = add_detail(window, hole, low)
+    out = add_detail(window, hole, low, blend)
     error = np.abs(out.astype(float) - truth)[hole].mean()
     blurred_error = np.abs(upsampled.astype(float) - truth)[hole].mean()
     assert error < blurred_error / 4 and error < 4, (error, blurred_error)
@@ -64,16 +77,15 @@ def test_a_window_that_is_all_hole_gets_the_upsampled_fill():
     assert np.array_equal(out, np.full((64, 64, 3), 90, np.uint8))
 
 
-def test_copied_detail_has_no_block_edges():
+@pytest.mark.parametrize("blend", [SOFT_BLEND, CRISP_BLEND])
+def test_copied_detail_has_no_block_edges(blend):
     """Detail copied cell by cell is blended by overlapping hats: across the cell boundaries in the
     hole, the steps are no larger than inside the cells."""
     size, factor = 256, 8
-    rng = np.random.default_rng(2)
-    noise = cv2.GaussianBlur(rng.normal(0, 30, (size, size)).astype(np.float32), (0, 0), 1.0)
-    truth = np.clip(128 + noise[..., None], 0, 255).round().astype(np.uint8).repeat(3, axis=2)
+    truth = grain(size, 2)
     hole = square_hole(size, 64, 128)
     low = cv2.resize(truth, (size // factor,) * 2, interpolation=cv2.INTER_AREA)
-    out = add_detail(np.where(hole[..., None], 0, truth).astype(np.uint8), hole, low).astype(float)[64:192, 64:192, 0]
+    out = add_detail(np.where(hole[..., None], 0, truth).astype(np.uint8), hole, low, blend).astype(float)[64:192, 64:192, 0]
     steps = np.abs(np.diff(out, axis=1))
     at_edges = steps[:, factor - 1 :: factor].mean()
     inside = np.delete(steps, np.s_[factor - 1 :: factor], axis=1).mean()
@@ -84,3 +96,34 @@ def test_a_window_without_a_hole_comes_back_unchanged():
     window = textured(64, 4)
     low = cv2.resize(window, (16, 16), interpolation=cv2.INTER_AREA)
     assert np.array_equal(add_detail(window, np.zeros((64, 64), bool), low), window)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 8])
+@pytest.mark.parametrize("blend", [SOFT_BLEND, CRISP_BLEND, 0.5])
+def test_hats_one_cell_apart_sum_to_one_and_a_crisp_blend_keeps_more_of_each_cell(factor, blend):
+    hat = _hat(factor, blend)
+    total = np.zeros((4 * factor, 4 * factor), np.float32)
+    for dy in (0, factor, 2 * factor):
+        for dx in (0, factor, 2 * factor):
+            total[dy : dy + 2 * factor, dx : dx + 2 * factor] += hat
+    assert np.allclose(total[factor : 3 * factor, factor : 3 * factor], 1)
+    assert hat[0, 0] < 0.5 / factor
+    if blend < SOFT_BLEND:
+        assert (hat**2).sum() > (_hat(factor, SOFT_BLEND) ** 2).sum()
+
+
+def test_a_crisp_blend_keeps_more_of_unrelated_cells_detail():
+    """Residuals copied from unrelated places cancel where hats overlap: the crisper blend keeps
+    more of their amplitude (the hole's gradient), so a classic fill's texture stays visible."""
+    size, factor = 256, 8
+    truth = grain(size, 3)
+    hole = square_hole(size, 64, 128)
+    low = cv2.resize(truth, (size // factor,) * 2, interpolation=cv2.INTER_AREA)
+    window = np.where(hole[..., None], 0, truth).astype(np.uint8)
+    gradients = {}
+    for blend in (SOFT_BLEND, CRISP_BLEND):
+        out = add_detail(window, hole, low, blend)[..., 0].astype(np.float32)
+        gradients[blend] = np.abs(np.diff(out, axis=1))[hole[:, 1:] & hole[:, :-1]].mean()
+    truth_gradient = np.abs(np.diff(truth[..., 0].astype(np.float32), axis=1))[hole[:, 1:] & hole[:, :-1]].mean()
+    assert gradients[SOFT_BLEND] < gradients[CRISP_BLEND] < 1.05 * truth_gradient, (gradients, truth_gradient)
+    assert gradients[CRISP_BLEND] > 1.1 * gradients[SOFT_BLEND], gradients

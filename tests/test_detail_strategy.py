@@ -25,6 +25,7 @@ class FlatFill:
 
     description = "flat"
     windows_per_pass = 1
+    full_detail = False
 
     def __init__(self, resolution: int, framing: str) -> None:
         self.resolution, self.framing = resolution, framing
@@ -200,6 +201,33 @@ def test_a_classic_fill_of_a_large_hole_in_a_large_photo_works_at_a_reduced_scal
     assert np.array_equal(out[~hole], rgb[~hole])
     ring = rgb[980:2115, 1480:2615][~hole[980:2115, 1480:2615]].astype(int)
     assert (out[hole] >= ring.min(axis=0) - 10).all() and (out[hole] <= ring.max(axis=0) + 10).all(), "a diffusion stays within its border's colours"
+
+
+def hole_gradient(rgb: np.ndarray, hole: np.ndarray) -> float:
+    """The mean Sobel gradient magnitude of the luma over the hole pixels."""
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.hypot(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1))[hole].mean())
+
+
+@pytest.mark.parametrize("method", ["telea", "ns"])
+def test_a_classic_fill_of_brush_strokes_in_a_grainy_photo_keeps_the_grain_to_the_stroke_s_edge(method, monkeypatch):
+    """The strokes are as narrow as the boundary band is wide on each side: with a model's fade of the
+    detail over the band they stay mostly smooth; a classic fill gets the detail in full."""
+    rng = np.random.default_rng(5)
+    grain = cv2.GaussianBlur(rng.normal(0, 24, (512, 512)).astype(np.float32), (0, 0), 0.8)
+    base = 60 + photo(512, 512, 5).astype(np.float32) / 2
+    truth = np.clip(base + grain[..., None] * 24 / grain.std(), 0, 255).round().astype(np.uint8)
+    hole = np.zeros((512, 512), bool)
+    for top in (100, 250, 400):
+        hole[top : top + 16, 40:470] = True
+    fill = ClassicFill(method)
+    full = fill_rgb8(fill, truth, hole)
+    monkeypatch.setattr(fill, "full_detail", False)
+    faded = fill_rgb8(fill, truth, hole)
+    truth_gradient, full_gradient = hole_gradient(truth, hole), hole_gradient(full, hole)
+    assert 0.5 * truth_gradient < full_gradient < 1.2 * truth_gradient
+    assert full_gradient > 1.5 * hole_gradient(faded, hole)
+    assert np.array_equal(full[~hole], truth[~hole])
 
 
 def test_two_holes_that_share_a_classic_window_are_filled_once():

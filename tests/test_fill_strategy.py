@@ -15,6 +15,7 @@ class PaintRed:
     """A fill method at a fixed size that paints the hole red and records its calls."""
 
     description = "red"
+    full_detail = True
 
     def __init__(self, resolution: int | None, windows_per_pass: int = 1) -> None:
         self.resolution = resolution

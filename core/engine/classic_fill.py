@@ -17,6 +17,7 @@ class ClassicFill:
     resolution = None
     framing = None
     windows_per_pass = 1
+    full_detail = True
 
     def __init__(self, method: str = "telea", radius: int = 5) -> None:
         self.flag = OPENCV_FLAGS[method]

@@ -3,11 +3,11 @@
 A fill method works on square windows, planned by core.engine.window_plan. `detail` (the default)
 fills each window at the method's working size and rebuilds the full resolution with the photo's own
 fine detail (core.engine.detail), its outer band continued from the photo at full resolution
-(core.engine.boundary); a scene model's tiles over a large hole region then fill it again, and the
-result there is the mean of both fills. `crop`, `resize` and `full` resize a window of another size
-than the method's to it and back. A window that reaches past the image is padded by reflection, its
-hole with it (the pixels under a hole, which a user wants gone, never show as context). Only hole
-pixels change.
+(core.engine.boundary; a classic fill keeps the detail there too); a scene model's tiles over a large
+hole region then fill it again, and the result there is the mean of both fills. `crop`, `resize` and
+`full` resize a window of another size than the method's to it and back. A window that reaches past
+the image is padded by reflection, its hole with it (the pixels under a hole, which a user wants gone,
+never show as context). Only hole pixels change.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from core.wording import counted
 
 from .boundary import band_width, continue_boundary
 from .choices import DEFAULT_STRATEGY
-from .detail import add_detail
+from .detail import CRISP_BLEND, SOFT_BLEND, split_bands
+from .masked_copy import copy_where
 from .progress import Progress, ProgressCallback
 from .window_plan import Window, plan_detail, plan_windows
 
@@ -76,7 +77,9 @@ def _shrink_known(patch: np.ndarray, hole: np.ndarray, size: int) -> tuple[np.nd
     block = np.s_[top * factor : bottom * factor, left * factor : right * factor]
     known = (~hole[block]).view(np.uint8)
     cells_size = (right - left, bottom - top)
-    total = cv2.resize(patch[block] * known[..., None], cells_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    known_pixels = np.zeros_like(patch[block])
+    copy_where(known_pixels, patch[block], known.view(bool))
+    total = cv2.resize(known_pixels, cells_size, interpolation=cv2.INTER_AREA).astype(np.float32)
     share = cv2.resize(known * np.uint8(255), cells_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     small[top:bottom, left:right] = np.clip(total / np.maximum(share, 1 / 255)[..., None], 0, 255).round().astype(np.uint8)
     small_hole[top:bottom, left:right] = share < 0.5
@@ -100,7 +103,7 @@ def _paste(filled: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, window: Windo
     top, bottom, left, right = top + rows[0], top + rows[-1] + 1, left + cols[0], left + cols[-1] + 1
     region = hole[top:bottom, left:right]
     source = filled[top - window.top : bottom - window.top, left - window.left : right - window.left]
-    np.copyto(rgb8[top:bottom, left:right], source, where=region[..., None])
+    copy_where(rgb8[top:bottom, left:right], source, region)
     region[:] = False
 
 
@@ -147,8 +150,22 @@ def fill_rgb8(
     if tiled is None:
         return None
     mean = ((result.astype(np.uint16) + tiled + 1) // 2).astype(np.uint8)
-    np.copyto(result, mean, where=retiled[..., None])
+    copy_where(result, mean, retiled)
     return result
+
+
+def _rebuild(method: FillMethod, patch: np.ndarray, hole: np.ndarray, low_fill: np.ndarray, window: Window) -> np.ndarray:
+    """A `detail` window's fill at full resolution: patch (S, S, 3) uint8 and hole (S, S) bool as cut from
+    the image, low_fill (s, s, 3) uint8 the method's fill at the window's work size -> (S, S, 3) uint8.
+    The hole's outer band is continued from the photo (core.engine.boundary): in the low band alone for a
+    method that gets the detail in full (FillMethod.full_detail), so the band keeps it; else in the
+    rebuilt fill, the detail fading in with the band."""
+    width = band_width(window.side // window.work)
+    if method.full_detail:
+        bands = split_bands(patch, hole, low_fill, CRISP_BLEND)
+        return bands.onto(continue_boundary(bands.low, hole, width))
+    bands = split_bands(patch, hole, low_fill, SOFT_BLEND)
+    return continue_boundary(bands.onto(bands.low), hole, width)
 
 
 class _WindowRun:
@@ -179,7 +196,7 @@ class _WindowRun:
             if self.cancel is not None and self.cancel.is_set():
                 return None
             if self.detail:
-                filled = [continue_boundary(add_detail(patch, patch_hole, low), patch_hole, band_width(window.side // window.work))
+                filled = [_rebuild(self.method, patch, patch_hole, low, window)
                           for (patch, patch_hole), low, window in zip(full_size, filled, batch, strict=True)]
             for window, patch in zip(batch, filled, strict=True):
                 _paste(patch, result, remaining, window)

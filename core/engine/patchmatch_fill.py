@@ -34,6 +34,7 @@ class PatchMatchFill:
     resolution = None
     framing = None
     windows_per_pass = 1
+    full_detail = True
     description = "PatchMatch fill (pypatchmatch)"
 
     def fill_windows(self, patches: list[np.ndarray], holes: list[np.ndarray], seed: int, variation: int) -> list[np.ndarray]:
