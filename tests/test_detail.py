@@ -5,13 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine.detail import CRISP_BLEND, SOFT_BLEND, _hat, split_bands
+from core.engine.detail import CRISP_BLEND, SOFT_BLEND, TwoBands, _hat
 
 
 def add_detail(window: np.ndarray, hole: np.ndarray, low: np.ndarray, blend: float = SOFT_BLEND) -> np.ndarray:
     """The detail step's fill: the low band with the high band over the hole."""
-    bands = split_bands(window, hole, low, blend)
-    return bands.onto(bands.low)
+    bands = TwoBands(window, hole, low)
+    return bands.high(blend).onto(bands.low)
 
 
 def textured(size: int, period: int) -> np.ndarray:

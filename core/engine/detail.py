@@ -39,14 +39,12 @@ model keeps SOFT_BLEND."""
 
 
 @dataclass(frozen=True)
-class Bands:
-    """A window's fill split in two bands: `low` (S, S, 3) uint8, the window with its `hole` (S, S) bool
-    filled by the upsampled low-resolution fill, and the hole's high band `high` (h, w, 3) float32 over
-    the window's pixels [top : top + h, left : left + w] (0 away from the hole)."""
+class HighBand:
+    """The high band `detail` (h, w, 3) float32 of a window's `hole` (S, S) bool, over the window's pixels
+    [top : top + h, left : left + w] (0 away from the hole)."""
 
-    low: np.ndarray
     hole: np.ndarray
-    high: np.ndarray
+    detail: np.ndarray
     top: int
     left: int
 
@@ -54,11 +52,55 @@ class Bands:
         """image: (S, S, 3) uint8, the low band (its boundary band perhaps continued from the photo)
         -> a copy with the high band added over the hole; its other pixels unchanged."""
         out = image.copy()
-        height, width = self.high.shape[:2]
+        height, width = self.detail.shape[:2]
         box = np.s_[self.top : self.top + height, self.left : self.left + width]
-        rebuilt = np.clip(image[box] + self.high, 0, 255).round().astype(np.uint8)
+        rebuilt = np.clip(image[box] + self.detail, 0, 255).round().astype(np.uint8)
         copy_where(out[box], rebuilt, self.hole[box])
         return out
+
+
+class TwoBands:
+    """A window's fill at full resolution, in two bands: `low` (S, S, 3) uint8 is the window with its hole
+    filled by the upsampled low-resolution fill, `high(blend)` the hole's high band (the costly part);
+    `high(blend).onto(low)` is the fill."""
+
+    def __init__(self, window: np.ndarray, hole: np.ndarray, low_fill: np.ndarray) -> None:
+        """window: (S, S, 3) uint8 (its hole pixels are ignored), hole: (S, S) bool, low_fill: (s, s, 3)
+        uint8, the filled composite of the window downscaled to s (S = f·s, f a whole number)."""
+        size, low_size = window.shape[0], low_fill.shape[0]
+        assert window.shape == (size, size, 3) and hole.shape == (size, size) and low_fill.shape == (low_size, low_size, 3), (
+            window.shape, hole.shape, low_fill.shape)
+        assert size % low_size == 0, (size, low_size)
+        self.window, self.hole, self.low_fill = window, hole, low_fill
+        self.factor = size // low_size
+        if self.factor == 1:
+            self.upsampled, self.low = low_fill, np.where(hole[..., None], low_fill, window)
+            return
+        self.upsampled = cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC)
+        self.low = window.copy()
+        copy_where(self.low, self.upsampled, hole)
+
+    def high(self, blend: float = SOFT_BLEND) -> HighBand:
+        """The hole's high band, its cells blended over `blend` of a cell (see SOFT_BLEND)."""
+        size, factor = self.window.shape[0], self.factor
+        no_detail = HighBand(self.hole, np.zeros((0, 0, 3), np.float32), 0, 0)
+        if factor == 1:
+            return no_detail
+        hole_cells = _cells(self.hole, factor)
+        # A source cell's residual is read one cell around it, so its whole 3×3 neighbourhood must be known
+        # (which also keeps it off the window's border).
+        clear = cv2.erode((~hole_cells).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        sources = np.flatnonzero(clear)
+        targets = np.flatnonzero(hole_cells)
+        if len(targets) == 0 or len(sources) == 0:
+            return no_detail
+        if len(sources) > MAX_SOURCES:
+            sources = sources[np.linspace(0, len(sources) - 1, MAX_SOURCES).round().astype(np.int64)]
+        matches = sources[_nearest_sources(_neighbourhoods(self.low_fill.astype(np.float32)), targets, sources)]
+        top, left, detail = _aggregate(self.window, self.upsampled, factor, targets, matches, _hat(factor, blend))
+        y0, x0 = max(top, 0), max(left, 0)
+        bottom, right = min(top + detail.shape[0], size), min(left + detail.shape[1], size)
+        return HighBand(self.hole, detail[y0 - top : bottom - top, x0 - left : right - left], y0, x0)
 
 
 def _cells(hole: np.ndarray, factor: int) -> np.ndarray:
@@ -93,38 +135,6 @@ def _hat(factor: int, blend: float) -> np.ndarray:
     x = np.abs(np.arange(2 * factor) + 0.5 - factor) / factor
     line = np.clip(((1 + blend) / 2 - x) / blend, 0, 1).astype(np.float32)
     return line[:, None] * line[None, :]
-
-
-def split_bands(window: np.ndarray, hole: np.ndarray, low_fill: np.ndarray, blend: float = SOFT_BLEND) -> Bands:
-    """window: (S, S, 3) uint8 (its hole pixels are ignored), hole: (S, S) bool, low_fill: (s, s, 3)
-    uint8, the filled composite of the window downscaled to s (S = f·s, f a whole number), blend: see
-    SOFT_BLEND -> the fill's two bands at full resolution; `Bands.onto(bands.low)` is the fill."""
-    size, low_size = window.shape[0], low_fill.shape[0]
-    assert window.shape == (size, size, 3) and hole.shape == (size, size) and low_fill.shape == (low_size, low_size, 3), (
-        window.shape, hole.shape, low_fill.shape)
-    assert size % low_size == 0, (size, low_size)
-    no_detail = np.zeros((0, 0, 3), np.float32)
-    factor = size // low_size
-    if factor == 1:
-        return Bands(np.where(hole[..., None], low_fill, window), hole, no_detail, 0, 0)
-    upsampled = cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC)
-    low = window.copy()
-    copy_where(low, upsampled, hole)
-    hole_cells = _cells(hole, factor)
-    # A source cell's residual is read one cell around it, so its whole 3×3 neighbourhood must be known
-    # (which also keeps it off the window's border).
-    clear = cv2.erode((~hole_cells).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    sources = np.flatnonzero(clear)
-    targets = np.flatnonzero(hole_cells)
-    if len(targets) == 0 or len(sources) == 0:
-        return Bands(low, hole, no_detail, 0, 0)
-    if len(sources) > MAX_SOURCES:
-        sources = sources[np.linspace(0, len(sources) - 1, MAX_SOURCES).round().astype(np.int64)]
-    matches = sources[_nearest_sources(_neighbourhoods(low_fill.astype(np.float32)), targets, sources)]
-    top, left, detail = _aggregate(window, upsampled, factor, targets, matches, _hat(factor, blend))
-    y0, x0 = max(top, 0), max(left, 0)
-    bottom, right = min(top + detail.shape[0], size), min(left + detail.shape[1], size)
-    return Bands(low, hole, detail[y0 - top : bottom - top, x0 - left : right - left], y0, x0)
 
 
 def _aggregate(

@@ -13,6 +13,7 @@ never show as context). Only hole pixels change.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import cv2
@@ -22,7 +23,7 @@ from core.wording import counted
 
 from .boundary import band_width, continue_boundary
 from .choices import DEFAULT_STRATEGY
-from .detail import CRISP_BLEND, SOFT_BLEND, split_bands
+from .detail import CRISP_BLEND, SOFT_BLEND, TwoBands
 from .masked_copy import copy_where
 from .progress import Progress, ProgressCallback
 from .window_plan import Window, plan_detail, plan_windows
@@ -158,14 +159,17 @@ def _rebuild(method: FillMethod, patch: np.ndarray, hole: np.ndarray, low_fill: 
     """A `detail` window's fill at full resolution: patch (S, S, 3) uint8 and hole (S, S) bool as cut from
     the image, low_fill (s, s, 3) uint8 the method's fill at the window's work size -> (S, S, 3) uint8.
     The hole's outer band is continued from the photo (core.engine.boundary): in the low band alone for a
-    method that gets the detail in full (FillMethod.full_detail), so the band keeps it; else in the
-    rebuilt fill, the detail fading in with the band."""
+    method that gets the detail in full (FillMethod.full_detail), so the band keeps it, the continuation
+    running in a second thread beside the high band's matching (OpenCV and numpy let go of the GIL);
+    else in the rebuilt fill, the detail fading in with the band."""
+    bands = TwoBands(patch, hole, low_fill)
     width = band_width(window.side // window.work)
-    if method.full_detail:
-        bands = split_bands(patch, hole, low_fill, CRISP_BLEND)
-        return bands.onto(continue_boundary(bands.low, hole, width))
-    bands = split_bands(patch, hole, low_fill, SOFT_BLEND)
-    return continue_boundary(bands.onto(bands.low), hole, width)
+    if not method.full_detail:
+        return continue_boundary(bands.high(SOFT_BLEND).onto(bands.low), hole, width)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        continued = pool.submit(continue_boundary, bands.low, hole, width)
+        high = bands.high(CRISP_BLEND)
+        return high.onto(continued.result())
 
 
 class _WindowRun:
