@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine.detail import CRISP_BLEND, SOFT_BLEND, TwoBands, _hat
+from core.engine.detail import CRISP_BLEND, CRISP_CHOICES, SOFT_BLEND, TwoBands, _hat
 
 
 def add_detail(window: np.ndarray, hole: np.ndarray, low: np.ndarray, blend: float = SOFT_BLEND) -> np.ndarray:
@@ -127,3 +127,23 @@ def test_a_crisp_blend_keeps_more_of_unrelated_cells_detail():
     truth_gradient = np.abs(np.diff(truth[..., 0].astype(np.float32), axis=1))[hole[:, 1:] & hole[:, :-1]].mean()
     assert gradients[SOFT_BLEND] < gradients[CRISP_BLEND] < 1.05 * truth_gradient, (gradients, truth_gradient)
     assert gradients[CRISP_BLEND] > 1.1 * gradients[SOFT_BLEND], gradients
+
+
+def test_cells_of_a_smooth_region_choosing_among_near_sources_do_not_repeat_one_residual():
+    """A flat hole region's cells all have the same nearest source: copying it cell after cell repeats one
+    residual at the cell's period. With CRISP_CHOICES the copy no longer correlates with itself one cell
+    along; the same window gets the same fill every time."""
+    size, factor = 256, 8
+    window = grain(size, 4)
+    hole = square_hole(size, 64, 128)
+    low = np.full((size // factor, size // factor, 3), 128, np.uint8)
+
+    def period_correlation(choices: int) -> float:
+        bands = TwoBands(window, hole, low)
+        high = bands.high(CRISP_BLEND, choices)
+        assert np.array_equal(high.detail, bands.high(CRISP_BLEND, choices).detail)
+        inner = high.onto(bands.low)[96:160, 96:160, 0].astype(np.float32) - 128
+        return float(np.corrcoef(inner[:, :-factor].ravel(), inner[:, factor:].ravel())[0, 1])
+
+    assert period_correlation(1) > 0.9
+    assert period_correlation(CRISP_CHOICES) < 0.5

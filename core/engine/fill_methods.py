@@ -29,8 +29,9 @@ class FillMethod(Protocol):
     windows_per_pass: int
     """How many windows `fill_windows` takes at once (the strategy hands it no more)."""
     full_detail: bool
-    """Whether `detail` gives the hole the photo's fine detail in full (core.engine.detail.CRISP_BLEND,
-    and over the hole's outer band too, where it otherwise fades in with the continuation of the photo).
+    """Whether `detail` gives the hole the photo's fine detail in full (core.engine.detail.CRISP_BLEND and
+    CRISP_CHOICES, and over the hole's outer band too, where it otherwise fades in with the continuation
+    of the photo).
     True for the classic fills, which carry no detail of their own at the photo's scale: with the fade
     their band, most of a brush stroke's width, stayed smooth (24 scenery photos outside the evaluation
     set, 512 px, hard masks, Telea: a sharpness of 0.43 of the photo's; in full 0.73, at 0.3 dB less

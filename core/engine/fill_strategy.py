@@ -23,7 +23,7 @@ from core.wording import counted
 
 from .boundary import band_width, continue_boundary
 from .choices import DEFAULT_STRATEGY
-from .detail import CRISP_BLEND, SOFT_BLEND, TwoBands
+from .detail import CRISP_BLEND, CRISP_CHOICES, SOFT_BLEND, TwoBands
 from .masked_copy import copy_where
 from .progress import Progress, ProgressCallback
 from .window_plan import Window, plan_detail, plan_windows
@@ -168,7 +168,7 @@ def _rebuild(method: FillMethod, patch: np.ndarray, hole: np.ndarray, low_fill: 
         return continue_boundary(bands.high(SOFT_BLEND).onto(bands.low), hole, width)
     with ThreadPoolExecutor(max_workers=1) as pool:
         continued = pool.submit(continue_boundary, bands.low, hole, width)
-        high = bands.high(CRISP_BLEND)
+        high = bands.high(CRISP_BLEND, CRISP_CHOICES)
         return high.onto(continued.result())
 
 
