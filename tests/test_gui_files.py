@@ -306,6 +306,23 @@ def test_the_model_menu_lists_the_bundled_demo_models_and_loads_one(open_main_wi
     assert window.model_label.text() == "Model: tiny · 32 px · tests"
     window.model_menu.aboutToShow.emit()
     assert [a.isChecked() for a in window.model_menu.actions() if a.text().startswith("Demo: ")] == [True]
+    assert not window.default_model_action.isChecked()
+
+
+def test_the_model_menu_checks_the_default_model_while_it_is_loaded(open_main_window, tiny_checkpoint, qtbot, monkeypatch):
+    monkeypatch.setattr("app.gui.window_model.default_model_path", lambda: tiny_checkpoint)
+    monkeypatch.setattr("core.engine.inpainter.default_model_path", lambda: tiny_checkpoint)
+    window = open_main_window()
+    window.model_menu.aboutToShow.emit()
+    assert window.default_model_action.isChecked()
+    next(a for a in window.model_menu.actions() if a.text() == "Classic: Telea").trigger()
+    wait_idle(qtbot, window)
+    window.model_menu.aboutToShow.emit()
+    assert not window.default_model_action.isChecked()
+    window.default_model_action.trigger()
+    wait_idle(qtbot, window)
+    window.model_menu.aboutToShow.emit()
+    assert window.default_model_action.isChecked() and window.model_label.text() == "Model: tiny · 32 px · tests"
 
 
 def test_help_lists_the_keyboard_shortcuts(open_main_window):
