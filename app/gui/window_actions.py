@@ -71,6 +71,7 @@ class WindowActions:
         self.zoom_out_action = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), keys.ZoomOut, "fa5s.search-minus")
         self.load_model_action = self._action("&Load checkpoint…", self.choose_model, tip="an InvertFill .safetensors file")
         self.default_model_action = self._action("&Default model", lambda: self.load_model(None, self.preferences.device))
+        self.default_model_action.setCheckable(True)
         self.device_actions = {
             "cpu": self._action("&CPU", lambda: self.load_model(self._current_checkpoint(), "cpu", method=self._current_method())),
             "cuda": self._action("C&UDA", lambda: self.load_model(self._current_checkpoint(), "cuda", method=self._current_method())),

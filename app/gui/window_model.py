@@ -60,7 +60,6 @@ class ModelControl:
         and checked while it is the loaded model."""
         present = default_model_path() is not None
         inpainter = self.engine.inpainter
-        self.default_model_action.setCheckable(True)
         self.default_model_action.setChecked(present and inpainter is not None and not inpainter.is_classic and self._is_default(inpainter))
         self.default_model_action.setEnabled(present and not self.engine.busy)
         tip = "the model embedded in this build" if present else NO_DEFAULT_MODEL

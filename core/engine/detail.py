@@ -79,10 +79,7 @@ class TwoBands:
         assert size % low_size == 0, (size, low_size)
         self.window, self.hole, self.low_fill = window, hole, low_fill
         self.factor = size // low_size
-        if self.factor == 1:
-            self.upsampled, self.low = low_fill, np.where(hole[..., None], low_fill, window)
-            return
-        self.upsampled = cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC)
+        self.upsampled = low_fill if self.factor == 1 else cv2.resize(low_fill, (size, size), interpolation=cv2.INTER_CUBIC)
         self.low = window.copy()
         copy_where(self.low, self.upsampled, hole)
 

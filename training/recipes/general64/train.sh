@@ -8,9 +8,10 @@
 #    (their smaller versions leave the training set), and it is used for nothing else;
 # 2. stage 1: StyleGAN2 with adaptive augmentation (stage1.json) until STAGE1_KIMG, on square windows
 #    of the photos at random zooms (from a quarter of the shorter side to all of it) and flips, since a
-#    scene model is shown windows around holes. GAN=FILE skips it and starts stage 2 from FILE (for
-#    instance training/recipes/general64/stage1.safetensors, the committed export of the finished
-#    stage 1 of 3 December 2026, 160 k images);
+#    scene model is shown windows around holes. GAN=FILE skips it and starts stage 2 from FILE: a
+#    stage-1 checkpoint, or a finished model to train further (resources/models/default.safetensors
+#    holds this recipe's stage-1 generator and discriminator of 3 December 2026, 160 k images, bit
+#    for bit as stage 1 exported them);
 # 3. stage 2: the full model (F&W+, pre-modulation, SML; stage2.json) around the frozen generator until
 #    STAGE2_KIMG, with the discriminator as the loss backbone;
 # 4. export: WORK/exports/stage1.safetensors and WORK/exports/general64.safetensors, float16 with the
